@@ -1,0 +1,3 @@
+from certkeeper.cli import main
+
+main()

@@ -1,0 +1,208 @@
+"""The commands' work, between the CLI (parsing, rendering) and the modules (one job each).
+
+Each function takes a loaded Config and returns values; the CLI prints them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from certkeeper import policy
+from certkeeper.config import Config, select
+from certkeeper.log import get_logger
+
+if TYPE_CHECKING:
+    from certkeeper.survey import Row
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------------ status
+
+
+@dataclass
+class StatusResult:
+    rows: list[Row]
+    outbox_waiting: int
+    exit_code: int
+
+
+def status(cfg: Config, only: str | None) -> StatusResult:
+    from certkeeper.notify.outbox import count
+    from certkeeper.survey import survey
+
+    services = select(cfg, only)
+    rows = survey(cfg, services, now())
+    code = policy.status_exit_code(r.assessment for r in rows)
+    return StatusResult(rows, count(cfg.state_dir), code)
+
+
+# ------------------------------------------------------------------------- check
+
+
+@dataclass
+class CheckResult:
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    exit_code: int = 0
+
+
+def jitter_seconds(cfg: Config, no_jitter: bool, dry_run: bool, interactive: bool) -> float:
+    """Cron and timers get the spread-out start; a person at a terminal never waits for it."""
+    if no_jitter or dry_run or interactive or cfg.jitter_seconds <= 0:
+        return 0.0
+    return random.uniform(0, cfg.jitter_seconds)
+
+
+def check(
+    cfg: Config, only: str | None, *, dry_run: bool, force: bool, no_jitter: bool, interactive: bool
+) -> CheckResult:
+    from certkeeper import check as checking
+    from certkeeper import state as state_mod
+    from certkeeper.lock import host_lock
+
+    services = select(cfg, only)
+    log = get_logger(command="check")
+    result = CheckResult()
+    if dry_run:
+        state = state_mod.load(cfg.state_dir, now(), repair=False)
+        report = checking.run(cfg, services, state, now, dry_run=True, force=force)
+        result.lines = report.lines or ["nothing to do: no certificate is due"]
+        return result
+    delay = jitter_seconds(cfg, no_jitter, dry_run, interactive)
+    if delay:
+        log.info("jitter", seconds=round(delay, 1))
+        time.sleep(delay)
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
+        state = state_mod.load(cfg.state_dir, now())
+        result.problems.extend(state.warnings)
+        _flush_outbox(cfg, state, result)
+        report = checking.run(cfg, services, state, now, dry_run=False, force=force)
+        result.lines.extend(report.lines)
+        result.problems.extend(report.problems)
+        if report.events:
+            from certkeeper.notify import announce
+
+            delivery = announce(cfg, state, report.events, now())
+            result.problems.extend(_undelivered(delivery.failed))
+        state.save(now())
+    result.exit_code = 1 if result.problems else 0
+    log.info("check.done", exit_code=result.exit_code, lines=len(result.lines))
+    return result
+
+
+def _undelivered(failed: list[tuple[str, str, bool]]) -> list[str]:
+    return [
+        f"notice {eid} {'REJECTED' if permanent else 'not delivered'}, kept in the outbox: {reason}"
+        for eid, reason, permanent in failed
+    ]
+
+
+def _flush_outbox(cfg: Config, state: object, result: CheckResult) -> None:
+    from certkeeper.notify import outbox
+    from certkeeper.state import State
+
+    assert isinstance(state, State)
+    if outbox.count(cfg.state_dir) == 0:
+        return
+    report = outbox.flush(cfg.state_dir, cfg.notify.smtp, state, now())
+    result.lines.extend(f"delivered waiting notice {eid}" for eid in report.sent)
+    result.problems.extend(_undelivered(report.failed))
+
+
+# ----------------------------------------------------------------- deploy hook
+
+
+def deploy_hook(cfg: Config, renewed_lineage: str | None) -> tuple[str, int]:
+    from certkeeper import hook
+    from certkeeper import state as state_mod
+    from certkeeper.certbot import PARENT_ENV
+    from certkeeper.lock import host_lock
+    from certkeeper.notify.compose import Failed
+
+    log = get_logger(command="deploy-hook")
+    import os
+
+    if os.environ.get(PARENT_ENV):
+        # The check run that started certbot holds the lock and does the deploy itself.
+        outcome = hook.run(cfg, renewed_lineage, now())
+        log.info("deploy_hook.skipped", message=outcome.message)
+        return outcome.message, 0
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
+        outcome = hook.run(cfg, renewed_lineage, now())
+        log.info("deploy_hook", message=outcome.message)
+        if outcome.event is None:
+            return outcome.message, 0
+        state = state_mod.load(cfg.state_dir, now())
+        from certkeeper.notify import announce
+
+        delivery = announce(cfg, state, [outcome.event], now())
+        state.save(now())
+        lines = [outcome.message, *_undelivered(delivery.failed)]
+        if isinstance(outcome.event, Failed):
+            log.error("deploy_hook.failed", message=outcome.event.output)
+            return "\n".join(lines), 1
+        return "\n".join(lines), 0
+
+
+# ---------------------------------------------------------------------- notify
+
+
+def notify_flush(cfg: Config) -> CheckResult:
+    from certkeeper import state as state_mod
+    from certkeeper.lock import host_lock
+
+    result = CheckResult()
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
+        state = state_mod.load(cfg.state_dir, now())
+        _flush_outbox(cfg, state, result)
+        state.save(now())
+    if not result.lines and not result.problems:
+        result.lines.append("the outbox is empty")
+    result.exit_code = 1 if result.problems else 0
+    return result
+
+
+def notify_outbox(cfg: Config) -> list[tuple[str, str, str | None]]:
+    """(event id, subject, last delivery error) for each waiting notice."""
+    from certkeeper import state as state_mod
+    from certkeeper.notify import outbox
+
+    state = state_mod.load(cfg.state_dir, now(), repair=False)
+    return [
+        (p.event_id, p.subject, state.outbox_errors.get(p.event_id))
+        for p in outbox.pending(cfg.state_dir)
+    ]
+
+
+def notify_test(cfg: Config) -> tuple[bool, list[str]]:
+    """Send a test notice straight away (not through the outbox) and show the SMTP exchange."""
+    from email.message import EmailMessage
+    from email.policy import SMTP
+    from email.utils import format_datetime, make_msgid
+
+    from certkeeper.notify import sender
+    from certkeeper.notify.smtp import send
+
+    if cfg.notify.to is None:
+        return False, [f"{cfg.path}: notify.to is not set: expected the Trello board's address"]
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = f"[TEST] {cfg.hostname} \u2013 certkeeper notification test"
+    msg["From"] = sender(cfg)
+    msg["To"] = cfg.notify.to
+    msg["Date"] = format_datetime(now())
+    msg["Message-ID"] = make_msgid(domain=f"{cfg.hostname}.certkeeper")
+    msg.set_content(
+        f"This is a test notice from certkeeper on {cfg.hostname}.\n"
+        "If it arrived as a card on the board, notices work.\n",
+        charset="utf-8",
+        cte="quoted-printable",
+    )
+    outcome = send(cfg.notify.smtp, msg.as_bytes())
+    return outcome.ok, outcome.transcript

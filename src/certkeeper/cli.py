@@ -1,0 +1,327 @@
+"""Command line: parse, call `app`, render. No decisions live here.
+
+Only click is imported at start so `certkeeper --version` and `--help` are
+instant; everything else is imported by the command that needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from certkeeper import __version__
+
+if TYPE_CHECKING:
+    from certkeeper.config import Config
+
+CONFIG_ERROR = 2
+STATUS_UNKNOWN = 3  # monitoring-plugin UNKNOWN
+
+
+class Ctx:
+    def __init__(self, config: str | None, verbose: bool) -> None:
+        self.config_arg = config
+        self.verbose = verbose
+
+    def load(self, error_code: int = CONFIG_ERROR, tag: str = "certkeeper") -> Config:
+        from certkeeper import config, log
+        from certkeeper.errors import ConfigError
+
+        log.configure(tag=tag, verbose=self.verbose)
+        try:
+            return config.load(config.config_path(self.config_arg))
+        except ConfigError as exc:
+            fail(exc.problems, error_code)
+
+
+def fail(lines: list[str], code: int) -> NoReturn:
+    for line in lines:
+        click.echo(line, err=True)
+    sys.exit(code)
+
+
+def guarded(func: Callable[[], int], error_code: int = CONFIG_ERROR) -> NoReturn:
+    """Run a command body; expected failures become one line on stderr, never a traceback."""
+    from certkeeper.errors import ConfigError, LockBusy
+
+    try:
+        code = func()
+    except ConfigError as exc:
+        fail(exc.problems, error_code)
+    except LockBusy as exc:
+        fail([f"certkeeper: {exc}"], 1 if error_code == CONFIG_ERROR else STATUS_UNKNOWN)
+    except PermissionError as exc:
+        fail(
+            [f"certkeeper: permission denied: {exc.filename} (run as root?)"],
+            1 if error_code == CONFIG_ERROR else STATUS_UNKNOWN,
+        )
+    sys.exit(code)
+
+
+ONLY_HELP = (
+    "Limit to one service: its file name in services_dir without .yaml, or the old "
+    "cron spelling cert_renewal_<service> / cert_expiry_<service>."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="certkeeper")
+@click.option(
+    "--config",
+    "-c",
+    metavar="PATH",
+    envvar="CERTKEEPER_CONFIG",
+    help="Global config file. Default: $CERTKEEPER_CONFIG, else /etc/certkeeper/config.yaml.",
+)
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Also log to stderr (logs always go to syslog)."
+)
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
+    """certkeeper watches this host's Let's Encrypt certificates, renews them through
+    certbot, reloads nginx, proves nginx serves the new certificate, and e-mails the
+    team's Trello board.
+
+    \b
+    First look at a host:      certkeeper status
+    What would the cron do:    certkeeper check --dry-run
+    Renew what is due now:     certkeeper check --no-jitter
+    Is my config right:        certkeeper config validate
+    Can notices get out:       certkeeper notify test
+    """
+    ctx.obj = Ctx(config, verbose)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output with stable keys.")
+@click.option("--only", metavar="NAME", help=ONLY_HELP)
+@click.pass_obj
+def status(obj: Ctx, as_json: bool, only: str | None) -> None:
+    """Show every certificate this host should serve: what nginx serves (TLS probe with SNI),
+    what is on disk, days left and what is wrong. Changes nothing.
+
+    \b
+    States: OK, DUE (inside the renewal window), EXPIRED, MISMATCH (nginx serves
+    another certificate than the disk one: renewed but not reloaded), NOT_COVERED
+    (served certificate lacks the name), UNREACHABLE, MISSING (no certbot lineage),
+    MONITOR/OK|WARN|EXPIRED (certbot_enabled: false services).
+
+    \b
+    Exit status (Nagios/Icinga plugin convention):
+      0 all OK   1 DUE or WARN   2 EXPIRED/UNREACHABLE/MISSING/MISMATCH/NOT_COVERED
+      3 configuration error
+    """
+    cfg = obj.load(STATUS_UNKNOWN)
+
+    def body() -> int:
+        from certkeeper import app, render
+
+        result = app.status(cfg, only)
+        if as_json:
+            click.echo(render.status_json(result.rows, result.outbox_waiting))
+        else:
+            click.echo(
+                render.status_table(result.rows, result.outbox_waiting, colour=sys.stdout.isatty())
+            )
+        return result.exit_code
+
+    guarded(body, STATUS_UNKNOWN)
+
+
+@cli.command()
+@click.option("--only", metavar="NAME", help=ONLY_HELP)
+@click.option(
+    "--no-jitter",
+    is_flag=True,
+    help="Start now instead of after a random 0..jitter_seconds delay (the systemd "
+    "timer passes this; a terminal never waits).",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be done; change and send nothing.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Ignore the one-certbot-attempt-per-20-hours guard and any rate-limit "
+    "back-off. Each forced attempt counts against Let's Encrypt's limits.",
+)
+@click.pass_obj
+def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: bool) -> None:
+    """The daily job: renew what is due, reload nginx, verify, notify.
+
+    A certificate is due when its remaining lifetime (earliest of what nginx serves and
+    what is on disk) is below certbot_renewal_days. A renewal is reported SUCCESS only
+    when the disk certificate changed, nginx -t passed, nginx was reloaded and a TLS
+    probe shows the new certificate on every name; anything else is an ERROR notice
+    naming the step. If nginx serves an older certificate than the disk one, nginx is
+    reloaded (MISMATCH repair).
+
+    Prints nothing when there is nothing to do. Exit: 0 nothing due or all verified,
+    1 any failure (or another run holds the lock), 2 configuration error.
+    """
+    cfg = obj.load()
+
+    def body() -> int:
+        from certkeeper import app
+
+        result = app.check(
+            cfg,
+            only,
+            dry_run=dry_run,
+            force=force,
+            no_jitter=no_jitter,
+            interactive=sys.stdin.isatty(),
+        )
+        for line in result.lines:
+            click.echo(line)
+        for line in result.problems:
+            click.echo(f"ERROR: {line}", err=True)
+        return result.exit_code
+
+    guarded(body)
+
+
+@cli.command("deploy-hook")
+@click.pass_obj
+def deploy_hook(obj: Ctx) -> None:
+    """Run by certbot after it renewed a certificate (RENEWED_LINEAGE is set).
+
+    Points the nginx symlinks (<service>.fullchain.crt, .ca-bundle.crt, .key in
+    nginx.certs_dir) at the new lineage, runs nginx -t and, only if it passes, the
+    reload; then probes that nginx serves the new certificate and notifies. Logs to
+    syslog as certbot-deploy: journalctl -t certbot-deploy -n 50
+    """
+    cfg = obj.load(tag="certbot-deploy")
+
+    def body() -> int:
+        from certkeeper import app
+
+        try:
+            message, code = app.deploy_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
+        except ValueError as exc:
+            click.echo(f"certkeeper deploy-hook: {exc}", err=True)
+            return 2
+        click.echo(message, err=code != 0)
+        return code
+
+    guarded(body)
+
+
+@cli.command("install-hook")
+@click.pass_obj
+def install_hook(obj: Ctx) -> None:
+    """Write <certbot.config_dir>/renewal-hooks/deploy/certkeeper.sh so that renewals made
+    by certbot itself are deployed and verified too. Safe to run again."""
+    cfg = obj.load()
+
+    def body() -> int:
+        from certkeeper import hook
+
+        exe = shutil.which("certkeeper") or os.path.abspath(sys.argv[0])
+        argv = [exe]
+        if obj.config_arg:
+            argv += ["--config", str(Path(obj.config_arg).absolute())]
+        path, changed = hook.install(cfg, argv)
+        click.echo(f"{'wrote' if changed else 'unchanged'}: {path}")
+        return 0
+
+    guarded(body)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Check or print the configuration (global file plus services_dir/*.yaml)."""
+
+
+@config_group.command("validate")
+@click.pass_obj
+def config_validate(obj: Ctx) -> None:
+    """Load every file and report every problem, one line each. Exit 0 valid, 2 invalid."""
+    cfg = obj.load()
+    count = sum(len(s.lineages) for s in cfg.services)
+    click.echo(f"OK: {cfg.path}: {len(cfg.services)} service(s), {count} certificate(s)")
+    if cfg.notify.to is None:
+        click.echo("note: notify.to is not set, so no notice will be e-mailed", err=True)
+
+
+@config_group.command("show")
+@click.pass_obj
+def config_show(obj: Ctx) -> None:
+    """Print the effective configuration as YAML, defaults filled in. Secrets are never shown."""
+    import yaml
+
+    from certkeeper import config
+
+    cfg = obj.load()
+    click.echo(yaml.safe_dump(config.as_dict(cfg), sort_keys=False), nl=False)
+
+
+@cli.group("notify")
+def notify_group() -> None:
+    """The e-mail notices: test delivery, look at and flush the outbox."""
+
+
+@notify_group.command("test")
+@click.pass_obj
+def notify_test(obj: Ctx) -> None:
+    """Send a test notice to notify.to now and print each step of the SMTP exchange.
+    Exit 0 delivered, 1 not (the server's reply is shown)."""
+    cfg = obj.load()
+
+    def body() -> int:
+        from certkeeper import app
+
+        ok, transcript = app.notify_test(cfg)
+        for line in transcript:
+            click.echo(line, err=not ok)
+        return 0 if ok else 1
+
+    guarded(body)
+
+
+@notify_group.command("flush")
+@click.pass_obj
+def notify_flush(obj: Ctx) -> None:
+    """Try to deliver every notice waiting in the outbox now (check does this on every run)."""
+    cfg = obj.load()
+
+    def body() -> int:
+        from certkeeper import app
+
+        result = app.notify_flush(cfg)
+        for line in result.lines:
+            click.echo(line)
+        for line in result.problems:
+            click.echo(f"ERROR: {line}", err=True)
+        return result.exit_code
+
+    guarded(body)
+
+
+@notify_group.command("outbox")
+@click.pass_obj
+def notify_outbox(obj: Ctx) -> None:
+    """List the notices waiting in <state_dir>/outbox and why each is still there."""
+    cfg = obj.load()
+
+    def body() -> int:
+        from certkeeper import app
+
+        waiting = app.notify_outbox(cfg)
+        if not waiting:
+            click.echo("the outbox is empty")
+        for event_id, subject, error in waiting:
+            click.echo(f"{event_id}  {subject}")
+            if error:
+                click.echo(f"    last attempt: {error}")
+        return 0
+
+    guarded(body)
+
+
+def main(argv: list[str] | None = None, **kwargs: Any) -> None:
+    cli.main(args=argv, prog_name="certkeeper", **kwargs)

@@ -1,0 +1,68 @@
+"""Logging: structured key=value lines to syslog/journal, to stderr only when asked.
+
+Cron mails whatever a job prints, so a quiet run must print nothing; the
+journal keeps the detail (`journalctl -t certkeeper`, `-t certbot-deploy`).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+from typing import Any
+
+import structlog
+
+_LOGGER_NAME = "certkeeper"
+_configured = False
+
+
+def _setup_structlog() -> None:
+    global _configured
+    if _configured:
+        return
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            structlog.stdlib.add_log_level,
+            structlog.processors.format_exc_info,
+            structlog.processors.KeyValueRenderer(key_order=["level", "event"], sort_keys=False),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    base = logging.getLogger(_LOGGER_NAME)
+    base.addHandler(logging.NullHandler())
+    base.setLevel(logging.INFO)
+    base.propagate = False
+    _configured = True
+
+
+def configure(tag: str = "certkeeper", verbose: bool = False) -> None:
+    """Send logs to syslog under `tag`, and to stderr on a TTY or with -v."""
+    _setup_structlog()
+    base = logging.getLogger(_LOGGER_NAME)
+    for handler in list(base.handlers):
+        base.removeHandler(handler)
+    base.addHandler(logging.NullHandler())
+    if os.path.exists("/dev/log"):
+        try:
+            syslog = logging.handlers.SysLogHandler(address="/dev/log")
+            syslog.ident = f"{tag}[{os.getpid()}]: "
+            syslog.setFormatter(logging.Formatter("%(message)s"))
+            base.addHandler(syslog)
+        except OSError:
+            pass  # no syslog daemon: stderr below is all we have
+    if verbose or sys.stderr.isatty():
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(logging.Formatter(f"{tag}: %(message)s"))
+        stream.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        base.addHandler(stream)
+    base.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def get_logger(**context: Any) -> Any:
+    _setup_structlog()
+    return structlog.get_logger(_LOGGER_NAME).bind(**context)

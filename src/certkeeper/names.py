@@ -1,0 +1,98 @@
+"""Checks for every string that can reach argv, a path or a mail header.
+
+Pure functions: each returns the normalised value or raises ValueError whose
+text says what was expected, ready to be put after the offending value.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$")
+
+
+def has_control_chars(text: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
+def plain_text(text: str) -> str:
+    if has_control_chars(text):
+        raise ValueError("text without control characters (no CR, LF or TAB)")
+    return text
+
+
+def _labels_ok(name: str, min_labels: int) -> bool:
+    labels = name.split(".")
+    return (
+        len(name) <= 253
+        and len(labels) >= min_labels
+        and all(_LABEL.match(label) for label in labels)
+    )
+
+
+def dns_name(value: str, allow_wildcard: bool = True) -> str:
+    """A host name as it goes into a certificate: lower-case A-labels (IDNA converted)."""
+    expected = "a DNS name of RFC 1123 labels, e.g. shop.example.com"
+    if allow_wildcard:
+        expected += " (a wildcard only as the whole left-most label: *.example.com)"
+    if has_control_chars(value) or value != value.strip() or not value:
+        raise ValueError(expected)
+    name = value.rstrip(".").lower()
+    wildcard = name.startswith("*.")
+    if wildcard:
+        if not allow_wildcard:
+            raise ValueError(expected)
+        name = name[2:]
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(expected) from exc
+    if "*" in name or not _labels_ok(name, 2):
+        raise ValueError(expected)
+    return f"*.{name}" if wildcard else name
+
+
+def host_name(value: str) -> str:
+    """A host name used in notices and SMTP (single labels such as 'app3' allowed)."""
+    expected = "a host name of letters, digits, hyphens and dots"
+    if has_control_chars(value) or not value.isascii() or not _labels_ok(value.lower(), 1):
+        raise ValueError(expected)
+    return value
+
+
+def path_component(value: str) -> str:
+    """A cert or service name: one safe path component, fit for argv and file names."""
+    if not _COMPONENT.match(value) or value in {".", ".."}:
+        raise ValueError(
+            "a name of letters, digits, '.', '_' and '-' that starts with a letter or digit"
+            " (at most 100 characters, no '/')"
+        )
+    return value
+
+
+def email_address(value: str) -> str:
+    expected = "a plain e-mail address such as ops@example.com (ASCII, no display name)"
+    if has_control_chars(value) or not value.isascii() or value.count("@") != 1:
+        raise ValueError(expected)
+    local, domain = value.split("@")
+    if not _LOCAL_PART.match(local) or not _labels_ok(domain.lower(), 1):
+        raise ValueError(expected)
+    return value
+
+
+def host_or_address(value: str) -> str:
+    """Where to connect: a host name or an IPv4/IPv6 literal."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    try:
+        return host_name(value)
+    except ValueError:
+        raise ValueError("a host name or an IP address, e.g. 127.0.0.1") from None

@@ -1,0 +1,271 @@
+"""Notices exactly as the team guide defines them: a pure function from an event to a message.
+
+Trello's e-mail-to-board turns the subject into the card title and the body
+into its description, so the subjects below are a contract with the team.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from certkeeper.names import has_control_chars
+
+DASH = "\u2013"  # the guide's subjects use an en dash
+ERROR_OUTPUT_LINES = 60
+DEFAULT_CERTBOT_LOG = "/var/log/letsencrypt/letsencrypt.log"
+
+
+@dataclass(frozen=True)
+class Renewed:
+    """A renewal (or first issuance) that was verified end to end."""
+
+    cert_name: str
+    domains: tuple[str, ...]
+    at: datetime
+    previous_expiry: datetime | None
+    new_expiry: datetime
+    new_not_before: datetime
+    notes: tuple[str, ...] = ()
+
+    kind = "success"
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Any renewal or deploy that did not end with nginx serving the new certificate."""
+
+    cert_name: str
+    domains: tuple[str, ...]
+    at: datetime
+    current_expiry: datetime | None
+    step: str
+    output: str
+    webroot: str = "/var/www/letsencrypt"
+    certbot_log: str = DEFAULT_CERTBOT_LOG
+    notes: tuple[str, ...] = ()
+
+    kind = "error"
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """A certificate that crossed one of notify.warn_days without being renewed."""
+
+    cert_name: str
+    domains: tuple[str, ...]
+    at: datetime
+    expiry: datetime
+    threshold: int
+    monitor_only: bool
+    last_error: str | None = None
+    failures: int = 0
+
+    @property
+    def kind(self) -> str:
+        return f"warning{self.threshold}"
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """nginx was serving an older certificate than the one on disk and has been reloaded."""
+
+    cert_name: str
+    domains: tuple[str, ...]
+    at: datetime
+    stale_serials: tuple[str, ...]
+    disk_expiry: datetime
+    notes: tuple[str, ...] = field(default=())
+
+    kind = "reloaded"
+
+
+Event = Renewed | Failed | Expiring | Reloaded
+
+
+def event_id(event: Event) -> str:
+    """Stable id of a notice: one e-mail per id, however often delivery is retried."""
+    return f"{event.cert_name}.{event.kind}.{event.at:%Y%m%dT%H%M%SZ}"
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def date(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "unknown"
+
+
+def days(until: datetime | None, since: datetime) -> str:
+    if until is None:
+        return "unknown"
+    return str(math.floor((until - since).total_seconds() / 86400))
+
+
+def subject(event: Event, hostname: str) -> str:
+    domain = event.domains[0]
+    match event:
+        case Renewed(previous_expiry=None):
+            return f"[SUCCESS] {hostname} {DASH} Cert issued for {domain}"
+        case Renewed():
+            return f"[SUCCESS] {hostname} {DASH} Cert renewed for {domain}"
+        case Failed():
+            return f"[ERROR] {hostname} {DASH} Cert renewal FAILED for {domain}"
+        case Expiring():
+            return (
+                f"[WARNING] {hostname} {DASH} Certificate expires in "
+                f"{days(event.expiry, event.at)} days"
+            )
+        case Reloaded():
+            return f"[SUCCESS] {hostname} {DASH} Nginx reloaded for {domain}"
+    raise TypeError(f"not an event: {event!r}")  # pragma: no cover
+
+
+def body(event: Event) -> str:
+    match event:
+        case Renewed():
+            lines = _renewed(event)
+        case Failed():
+            lines = _failed(event)
+        case Expiring():
+            lines = _expiring(event)
+        case Reloaded():
+            lines = _reloaded(event)
+    return "\n".join(lines) + "\n"
+
+
+def _domains_line(domains: tuple[str, ...]) -> str:
+    return "Domains covered: " + ", ".join(domains)
+
+
+def _notes(notes: tuple[str, ...]) -> list[str]:
+    return ["", *(f"Note: {n}" for n in notes)] if notes else []
+
+
+def _renewed(e: Renewed) -> list[str]:
+    domain = e.domains[0]
+    lifetime = round((e.new_expiry - e.new_not_before).total_seconds() / 86400)
+    if e.previous_expiry is None:
+        head = [
+            f"Certificate for {domain} issued successfully.",
+            "Previous expiry: none (first issuance)",
+        ]
+    else:
+        head = [
+            f"Certificate for {domain} renewed successfully.",
+            f"Previous expiry: {date(e.previous_expiry)} ({days(e.previous_expiry, e.at)} days "
+            "remaining)",
+        ]
+    return [
+        *head,
+        f"New expiry: {date(e.new_expiry)} (~{lifetime} days)",
+        f"Cert name: {e.cert_name}",
+        f"Renewed at: {stamp(e.at)}",
+        # Written only for verified reloads: an unverified one is an ERROR notice instead.
+        "Nginx has been reloaded with the new certificate.",
+        "",
+        _domains_line(e.domains),
+        *_notes(e.notes),
+        "",
+        "Action Required: None. This is a success confirmation.",
+    ]
+
+
+def _failed(e: Failed) -> list[str]:
+    domain = e.domains[0]
+    output = "\n".join(e.output.splitlines()[-ERROR_OUTPUT_LINES:]) or "(the tool printed nothing)"
+    return [
+        f"Certificate renewal for {domain} FAILED.",
+        f"Current expiry: {date(e.current_expiry)} ({days(e.current_expiry, e.at)} days remaining)",
+        f"Cert name: {e.cert_name}",
+        f"Renewal attempted at: {stamp(e.at)}",
+        f"Failed step: {e.step}",
+        _domains_line(e.domains),
+        *_notes(e.notes),
+        "",
+        "Error output:",
+        output,
+        "",
+        "Manual intervention required. Check:",
+        f"1. Nginx is serving /.well-known/acme-challenge/ from {e.webroot}",
+        "2. DNS correctly points to this server",
+        "3. Port 80 is accessible externally",
+        f"4. Certbot logs: {e.certbot_log}",
+        "",
+        "Troubleshooting commands:",
+        f"curl -I http://{domain}/.well-known/acme-challenge/",
+        "nginx -t",
+        "certbot certificates",
+        f"tail -100 {e.certbot_log}",
+        f"certbot renew --cert-name {e.cert_name} --dry-run",
+        "certkeeper status --only " + e.cert_name,
+        "",
+        "Action Required: Immediate investigation (see What To Do When Things Go Wrong)",
+    ]
+
+
+def _expiring(e: Expiring) -> list[str]:
+    domain = e.domains[0]
+    left = days(e.expiry, e.at)
+    lines = [
+        f"Certificate for {domain} expires in {left} days.",
+        f"Expiry: {date(e.expiry)}",
+        f"Cert name: {e.cert_name}",
+        f"Checked at: {stamp(e.at)}",
+        _domains_line(e.domains),
+        "",
+    ]
+    if e.monitor_only:
+        lines.append("This certificate is managed by hand (certbot_enabled: false).")
+        lines.append("Action Required: Manual renewal needed (see Manual Certificate Hosts)")
+    else:
+        lines.append(f"Automatic renewal has failed {e.failures} time(s) in a row.")
+        if e.last_error:
+            lines.append(f"Last error: {e.last_error}")
+        lines.append(
+            "Action Required: Immediate investigation: run `certkeeper status` on the host"
+        )
+    return lines
+
+
+def _reloaded(e: Reloaded) -> list[str]:
+    domain = e.domains[0]
+    return [
+        f"Nginx was serving an older certificate for {domain} than the one on disk.",
+        "The certificate had been renewed but nginx was never reloaded.",
+        f"Stale serial(s) served: {', '.join(e.stale_serials)}",
+        f"Certificate on disk expires: {date(e.disk_expiry)}",
+        f"Cert name: {e.cert_name}",
+        f"Reloaded at: {stamp(e.at)}",
+        "Nginx has been reloaded and now serves the certificate on disk.",
+        "",
+        _domains_line(e.domains),
+        *_notes(e.notes),
+        "",
+        "Action Required: None, but check why the deploy hook did not reload nginx "
+        "(journalctl -t certbot-deploy -n 50).",
+    ]
+
+
+def compose(event: Event, *, hostname: str, sender: str, to: str) -> EmailMessage:
+    """The whole message: Date, Message-ID, From, To, Subject and a UTF-8 text/plain body.
+
+    Every header value comes from validated config or from our own formatting;
+    EmailMessage refuses CR/LF in a header, so injection fails loudly, never silently.
+    """
+    title = subject(event, hostname)
+    for value in (title, sender, to, hostname):
+        if has_control_chars(value):
+            raise ValueError(f"control character in a header value: {value!r}")
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = title
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Date"] = format_datetime(event.at)
+    msg["Message-ID"] = f"<{event_id(event)}@{hostname}.certkeeper>"
+    msg.set_content(body(event), charset="utf-8", cte="quoted-printable")
+    return msg

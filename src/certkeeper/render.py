@@ -1,0 +1,114 @@
+"""Turn results into what a person or a monitoring system reads. No decisions here."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from certkeeper.survey import Row
+
+_COLOURS = {
+    "OK": "32",
+    "DUE": "33",
+    "WARN": "33",
+    "MONITOR": "36",
+    "EXPIRED": "31",
+    "MISMATCH": "31",
+    "NOT_COVERED": "31",
+    "UNREACHABLE": "31",
+    "MISSING": "31",
+}
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def short_date(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def state_label(row: Row) -> str:
+    a = row.assessment
+    return f"{a.state.value}/{a.monitor.value}" if a.monitor else a.state.value
+
+
+def row_dict(row: Row) -> dict[str, Any]:
+    served = row.probe.cert
+    a = row.assessment
+    return {
+        "service": row.service.name,
+        "cert_name": row.lineage.cert_name,
+        "domain": row.domain,
+        "state": a.state.value,
+        "monitor_state": a.monitor.value if a.monitor else None,
+        "days_left": a.days_left,
+        "reason": a.reason or None,
+        "served": {
+            "not_after": iso(served.not_after) if served else None,
+            "serial": served.serial_hex if served else None,
+            "issuer": served.issuer if served else None,
+            "trusted": row.probe.trusted,
+            "error": row.probe.error or row.probe.verify_error,
+        },
+        "disk": {
+            "not_after": iso(row.disk.not_after) if row.disk else None,
+            "serial": row.disk.serial_hex if row.disk else None,
+        },
+    }
+
+
+def status_json(rows: list[Row], outbox_waiting: int) -> str:
+    doc = {"certificates": [row_dict(r) for r in rows], "outbox_waiting": outbox_waiting}
+    return json.dumps(doc, indent=2)
+
+
+def status_table(rows: list[Row], outbox_waiting: int, colour: bool) -> str:
+    header = [
+        "SERVICE",
+        "CERT",
+        "DOMAIN",
+        "STATE",
+        "DAYS",
+        "SERVED EXPIRY",
+        "DISK EXPIRY",
+        "ISSUER",
+        "NOTE",
+    ]
+    body = []
+    for row in rows:
+        served = row.probe.cert
+        a = row.assessment
+        note = a.reason or (row.probe.verify_error or "")
+        if a.state.value == "OK" and row.probe.trusted is False:
+            note = f"untrusted chain: {row.probe.verify_error}"
+        body.append(
+            [
+                row.service.name,
+                row.lineage.cert_name,
+                row.domain,
+                state_label(row),
+                "-" if a.days_left is None else str(a.days_left),
+                short_date(served.not_after) if served else "-",
+                short_date(row.disk.not_after) if row.disk else "-",
+                served.issuer if served else "-",
+                note,
+            ]
+        )
+    if not body:
+        return "no certificates configured (services_dir holds no *.yaml files)"
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    for cells in body:
+        text = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        if colour:
+            code = _COLOURS.get(cells[3].split("/")[-1], "0")
+            padded = cells[3].ljust(widths[3])
+            text = text.replace(padded, f"\x1b[{code}m{padded}\x1b[0m", 1)
+        lines.append(text)
+    if outbox_waiting:
+        lines.append(
+            f"\n{outbox_waiting} notice(s) waiting in the outbox: run `certkeeper notify outbox`"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""Gather what is true now: what each domain serves and what lies on disk.
+
+This is the only place `status` and `check` look at the world before deciding;
+the decisions themselves are in `policy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from certkeeper import policy
+from certkeeper.config import Config, Lineage, Service
+from certkeeper.probe import ProbeResult, Target, probe_many
+from certkeeper.x509info import CertInfo, read_file
+
+
+@dataclass(frozen=True)
+class Row:
+    service: Service
+    lineage: Lineage
+    domain: str
+    probe: ProbeResult
+    disk: CertInfo | None
+    disk_error: str | None
+    assessment: policy.Assessment
+
+
+def live_dir(cfg: Config, cert_name: str) -> Path:
+    return cfg.certbot.config_dir / "live" / cert_name
+
+
+def read_disk(cfg: Config, cert_name: str) -> tuple[CertInfo | None, str | None]:
+    path = live_dir(cfg, cert_name) / "cert.pem"
+    try:
+        return read_file(path), None
+    except FileNotFoundError:
+        return None, f"{path} does not exist"
+    except (OSError, ValueError) as exc:
+        return None, f"{path}: {exc}"
+
+
+def target_for(cfg: Config, domain: str) -> Target:
+    # A wildcard name cannot be sent as SNI; ask for a representative name under it.
+    sni = "certkeeper-probe." + domain[2:] if domain.startswith("*.") else domain
+    return Target(sni, cfg.probe.connect_host or sni, cfg.probe.port)
+
+
+def probe_domains(cfg: Config, domains: list[str]) -> list[ProbeResult]:
+    return probe_many(
+        (target_for(cfg, d) for d in domains), cfg.probe.timeout_seconds, cfg.probe.concurrency
+    )
+
+
+def survey(cfg: Config, services: tuple[Service, ...], now: datetime) -> list[Row]:
+    pairs = [(svc, lin, dom) for svc in services for lin in svc.lineages for dom in lin.domains]
+    results = probe_domains(cfg, [dom for _, _, dom in pairs])
+    disks = {
+        lin.cert_name: read_disk(cfg, lin.cert_name) for svc in services for lin in svc.lineages
+    }
+    rows = []
+    for (svc, lin, dom), result in zip(pairs, results, strict=True):
+        disk, disk_error = disks[lin.cert_name]
+        assessment = policy.assess(
+            result.target.domain,
+            result.cert,
+            result.error,
+            disk,
+            monitor_only=not svc.enabled,
+            renewal_days=svc.renewal_days,
+            warn_days=cfg.notify.warn_days,
+            now=now,
+        )
+        rows.append(Row(svc, lin, dom, result, disk, disk_error, assessment))
+    return rows

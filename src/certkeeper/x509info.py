@@ -1,0 +1,78 @@
+"""Parse a certificate (PEM or DER) into the few facts certkeeper decides on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    serial: int
+    not_before: datetime
+    not_after: datetime
+    issuer: str
+    subject: str
+    sans: tuple[str, ...]
+    self_signed: bool
+
+    @property
+    def serial_hex(self) -> str:
+        return format(self.serial, "x")
+
+    def covers(self, domain: str) -> bool:
+        return any(name_matches(pattern, domain) for pattern in self.sans)
+
+
+def name_matches(pattern: str, domain: str) -> bool:
+    """RFC 6125 matching: a wildcard stands for exactly one whole left-most label."""
+    pattern = pattern.lower().rstrip(".")
+    domain = domain.lower().rstrip(".")
+    if pattern == domain:
+        return True
+    if pattern.startswith("*."):
+        head, _, rest = domain.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return False
+
+
+def _from_cert(cert: object) -> CertInfo:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    assert isinstance(cert, x509.Certificate)
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        sans = tuple(ext.value.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        sans = ()
+    issuer_cn = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    issuer = str(issuer_cn[0].value) if issuer_cn else cert.issuer.rfc4514_string()
+    return CertInfo(
+        serial=cert.serial_number,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        issuer=issuer,
+        subject=cert.subject.rfc4514_string(),
+        sans=sans,
+        self_signed=cert.issuer == cert.subject,
+    )
+
+
+def parse_der(data: bytes) -> CertInfo:
+    from cryptography import x509
+
+    return _from_cert(x509.load_der_x509_certificate(data))
+
+
+def parse_pem(data: bytes) -> CertInfo:
+    """The first certificate of a PEM file (the leaf, in certbot's files)."""
+    from cryptography import x509
+
+    return _from_cert(x509.load_pem_x509_certificate(data))
+
+
+def read_file(path: Path) -> CertInfo:
+    """Raises OSError when unreadable, ValueError when not a certificate."""
+    return parse_pem(path.read_bytes())
