@@ -525,6 +525,8 @@ def load_service(file: Path) -> Service:
     raw = load_yaml(file)
     chk = _Checker(file)
     data = chk.mapping(raw, "")
+    if chk.problems:
+        raise ConfigError(chk.problems)
     # group_vars files carry other variables too; only certbot_* keys are ours.
     ours = {k: v for k, v in data.items() if isinstance(k, str) and k.startswith("certbot_")}
     chk.unknown_keys(ours, _SERVICE_KEYS, "")

@@ -1,0 +1,83 @@
+"""Run certkeeper as the user does: a real process, its exit code and its output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+
+def certkeeper(
+    config: Path | None, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "certkeeper"]
+    if config is not None:
+        argv += ["--config", str(config)]
+    full_env = dict(os.environ)
+    full_env.pop("CERTKEEPER_CONFIG", None)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        argv + list(args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def write_config(
+    folder: Path, services: Mapping[str, object] | None = None, **overrides: object
+) -> Path:
+    """A global config under `folder` with state, lock and services inside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "services.d").mkdir(exist_ok=True)
+    doc: dict[str, object] = {
+        "hostname": "testhost",
+        "services_dir": "services.d",
+        "state_dir": "state",
+        "lock_file": "run/certkeeper.lock",
+        "jitter_seconds": 0,
+        "certbot": {"config_dir": "letsencrypt"},
+        "nginx": {"certs_dir": "nginx-certs"},
+        "probe": {"connect_host": "127.0.0.1", "timeout_seconds": 2},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(doc.get(key), dict):
+            merged = dict(doc[key])  # type: ignore[arg-type]
+            merged.update(value)
+            doc[key] = merged
+        else:
+            doc[key] = value
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    for name, service in (services or {}).items():
+        (folder / "services.d" / f"{name}.yaml").write_text(
+            yaml.safe_dump(service, sort_keys=False)
+        )
+    return path
+
+
+def service(
+    cert_name: str,
+    *domains: str,
+    enabled: bool = True,
+    renewal_days: int = 31,
+    webroot: str = "/var/www/letsencrypt",
+    link: str | None = None,
+) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "certbot_enabled": enabled,
+        "certbot_email": "ops@example.com",
+        "certbot_install_method": "pip",
+        "certbot_renewal_days": renewal_days,
+        "certbot_domains": [{"domains": list(domains), "webroot": webroot, "cert_name": cert_name}],
+        "certbot_services": [{"name": link or cert_name, "cert_source": cert_name}],
+    }
+    return doc

@@ -1,0 +1,339 @@
+"""The configuration contract: a corpus of broken files, each with its exact one-line message.
+
+Run through the real CLI, so each case also proves: exit code 2 (3 for status), no
+traceback, and every problem reported rather than only the first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from support.run import certkeeper, service, write_config
+
+GOOD = service("shop", "shop.example.com", "www.shop.example.com")
+
+
+def validate(cfg: Path) -> tuple[int, list[str]]:
+    proc = certkeeper(cfg, "config", "validate")
+    assert "Traceback" not in proc.stderr
+    return proc.returncode, proc.stderr.strip().splitlines()
+
+
+def only_problem(cfg: Path) -> str:
+    code, lines = validate(cfg)
+    assert code == 2, lines
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_valid_config_with_group_vars_extras(tmp_path: Path) -> None:
+    svc = dict(GOOD, nginx_worker_processes=4, app_version="1.2.3")
+    cfg = write_config(tmp_path, {"shop": svc})
+    proc = certkeeper(cfg, "config", "validate")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"OK: {cfg}: 1 service(s), 1 certificate(s)"
+
+
+def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
+    examples = Path(__file__).parents[2] / "examples"
+    text = (examples / "config.yaml").read_text()
+    text = text.replace(
+        "services_dir: /etc/certkeeper/services.d", f"services_dir: {examples / 'services.d'}"
+    )
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(text)
+    proc = certkeeper(cfg, "config", "validate")
+    assert proc.returncode == 0, proc.stderr
+    assert "3 service(s)" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            {"probe": {"port": "https"}},
+            "probe.port = 'https': expected a whole number from 1 to 65535",
+        ),
+        (
+            {"jiter_seconds": 5},
+            "jiter_seconds: unknown key (did you mean 'jitter_seconds'?); known keys: hostname, "
+            "services_dir, state_dir, lock_file, lock_timeout_seconds, jitter_seconds, certbot, "
+            "nginx, probe, notify",
+        ),
+        (
+            {"notify": {"smtp": {"security": "starttsl"}}},
+            "notify.smtp.security = 'starttsl': expected one of: none, starttls, tls",
+        ),
+        (
+            {"notify": {"to": "board@example.com\r\nBcc: all@example.com"}},
+            "notify.to = 'board@example.com\\r\\nBcc: all@example.com': expected a plain e-mail "
+            "address such as ops@example.com (ASCII, no display name)",
+        ),
+        (
+            {"hostname": "app3\nX-Evil: 1"},
+            "hostname = 'app3\\nX-Evil: 1': expected a host name of letters, digits, hyphens and dots",
+        ),
+        (
+            {"certbot": {"command": "certbot renew"}},
+            "certbot.command = 'certbot renew': expected a non-empty list: program, arguments "
+            "(strings without control characters)",
+        ),
+        (
+            {"certbot": {"timeout_seconds": 0}},
+            "certbot.timeout_seconds = 0: expected a number of seconds above 0 and at most 86400",
+        ),
+        (
+            {"notify": {"warn_days": [30, "soon"]}},
+            "notify.warn_days = [30, 'soon']: expected a list of whole days from 1 to 365, "
+            "e.g. [30, 14, 7]",
+        ),
+        (
+            {"probe": {"concurrency": True}},
+            "probe.concurrency = True: expected a whole number from 1 to 256",
+        ),
+    ],
+)
+def test_global_file_problems(tmp_path: Path, override: dict[str, object], expected: str) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD}, **override)
+    assert only_problem(cfg) == f"{cfg}: {expected}"
+
+
+def test_password_in_config_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path, {"shop": GOOD}, notify={"smtp": {"username": "u", "password": "hunter2-secret"}}
+    )
+    line = only_problem(cfg)
+    assert line.startswith(
+        f"{cfg}: notify.smtp.password: unknown key (did you mean 'password_file'?)"
+    )
+    assert "hunter2" not in line
+
+
+def test_world_readable_password_file_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "smtp-password"
+    secret.write_text("s3cret\n")
+    os.chmod(secret, 0o644)
+    cfg = write_config(
+        tmp_path, {"shop": GOOD}, notify={"smtp": {"username": "u", "password_file": str(secret)}}
+    )
+    assert only_problem(cfg) == (
+        f"{cfg}: notify.smtp.password_file = '{secret}': expected a file that is not "
+        f"world-readable (run: chmod 600 {secret})"
+    )
+    os.chmod(secret, 0o600)
+    assert validate(cfg)[0] == 0
+
+
+def test_config_show_never_prints_the_password(tmp_path: Path) -> None:
+    secret = tmp_path / "smtp-password"
+    secret.write_text("hunter2-secret\n")
+    os.chmod(secret, 0o600)
+    cfg = write_config(
+        tmp_path, {"shop": GOOD}, notify={"smtp": {"username": "u", "password_file": str(secret)}}
+    )
+    proc = certkeeper(cfg, "config", "show")
+    assert proc.returncode == 0, proc.stderr
+    shown = yaml.safe_load(proc.stdout)
+    assert shown["notify"]["smtp"]["password"] == "<redacted>"
+    assert shown["services"][0]["certbot_domains"][0]["domains"] == [
+        "shop.example.com",
+        "www.shop.example.com",
+    ]
+    assert "hunter2" not in proc.stdout + proc.stderr
+
+
+def test_yaml_syntax_error(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD})
+    cfg.write_text("hostname: app3\nprobe: [unclosed\n")
+    line = only_problem(cfg)
+    assert line.startswith(f"{cfg}: line 3: not valid YAML: ")
+
+
+def test_alias_bomb_is_refused(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD})
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for i, (prev, cur) in enumerate(zip("abcdefgh", "bcdefghi", strict=True)):
+        refs = ",".join([f"*{prev}"] * 9)
+        lines.append(f"{cur}: &{cur} [{refs}]")
+        del i
+    cfg.write_text("\n".join(lines) + "\n")
+    assert only_problem(cfg) == f"{cfg}: YAML expands to more than 100000 nodes (alias bomb?)"
+
+
+def test_huge_file_is_refused(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD})
+    cfg.write_text("# " + "x" * (1024 * 1024) + "\n")
+    assert only_problem(cfg).endswith(": expected at most 1048576 bytes")
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert only_problem(missing) == f"{missing}: file not found"
+
+
+def test_missing_services_dir(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, services_dir="does-not-exist")
+    assert only_problem(cfg) == (
+        f"{tmp_path / 'does-not-exist'}: services_dir does not exist or is not a folder"
+    )
+
+
+def _service_problem(tmp_path: Path, doc: object, name: str = "shop") -> str:
+    cfg = write_config(tmp_path)
+    (tmp_path / "services.d" / f"{name}.yaml").write_text(yaml.safe_dump(doc))
+    line = only_problem(cfg)
+    prefix = f"{tmp_path / 'services.d' / name}.yaml: "
+    assert line.startswith(prefix), line
+    return line[len(prefix) :]
+
+
+def _with_domains(**entry: object) -> dict[str, object]:
+    doc = dict(GOOD)
+    merged = {
+        "domains": ["shop.example.com"],
+        "webroot": "/var/www/letsencrypt",
+        "cert_name": "shop",
+    }
+    merged.update(entry)
+    doc["certbot_domains"] = [merged]
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        (
+            _with_domains(domains=["shop.example.com", "bad domain.example.com"]),
+            "certbot_domains[0].domains[1] = 'bad domain.example.com': expected a DNS name of RFC "
+            "1123 labels, e.g. shop.example.com (a wildcard only as the whole left-most label: "
+            "*.example.com)",
+        ),
+        (
+            _with_domains(domains=["shop.*.example.com"]),
+            "certbot_domains[0].domains[0] = 'shop.*.example.com': expected a DNS name of RFC 1123 "
+            "labels, e.g. shop.example.com (a wildcard only as the whole left-most label: "
+            "*.example.com)",
+        ),
+        (
+            _with_domains(cert_name="../../etc"),
+            "certbot_domains[0].cert_name = '../../etc': expected a name of letters, digits, '.', "
+            "'_' and '-' that starts with a letter or digit (at most 100 characters, no '/')",
+        ),
+        (
+            _with_domains(domains=[]),
+            "certbot_domains[0].domains = []: expected a non-empty list of DNS names",
+        ),
+        (
+            _with_domains(webrot="/srv"),
+            "certbot_domains[0].webrot: unknown key (did you mean 'webroot'?); known keys: "
+            "domains, webroot, cert_name",
+        ),
+        (
+            dict(GOOD, certbot_renewal_day=31),
+            "certbot_renewal_day: unknown key (did you mean 'certbot_renewal_days'?); known keys: "
+            "certbot_enabled, certbot_email, certbot_install_method, certbot_renewal_days, "
+            "certbot_domains, certbot_services",
+        ),
+        (
+            dict(GOOD, certbot_renewal_days="31"),
+            "certbot_renewal_days = '31': expected a whole number from 1 to 365",
+        ),
+        (
+            dict(GOOD, certbot_enabled="yes please"),
+            "certbot_enabled = 'yes please': expected true or false",
+        ),
+        (
+            dict(GOOD, certbot_services=[{"name": "shop", "cert_source": "shopp"}]),
+            "certbot_services[0].cert_source = 'shopp': expected one of this file's cert_name "
+            "values: shop",
+        ),
+        (
+            dict(GOOD, certbot_services=[{"name": "shop\r\nX: y", "cert_source": "shop"}]),
+            "certbot_services[0].name = 'shop\\r\\nX: y': expected a name of letters, digits, '.', "
+            "'_' and '-' that starts with a letter or digit (at most 100 characters, no '/')",
+        ),
+        (
+            dict(GOOD, certbot_email="ops@example.com\nBcc: x@y.z"),
+            "certbot_email = 'ops@example.com\\nBcc: x@y.z': expected a plain e-mail address such "
+            "as ops@example.com (ASCII, no display name)",
+        ),
+        (
+            {k: v for k, v in GOOD.items() if k != "certbot_domains"},
+            "certbot_domains = None: expected a list of {domains, webroot, cert_name} entries",
+        ),
+        (
+            ["not", "a", "mapping"],
+            "(top level) = ['not', 'a', 'mapping']: expected a mapping of keys to values",
+        ),
+    ],
+)
+def test_service_file_problems(tmp_path: Path, doc: object, expected: str) -> None:
+    assert _service_problem(tmp_path, doc) == expected
+
+
+def test_bad_service_file_name(tmp_path: Path) -> None:
+    assert _service_problem(tmp_path, GOOD, name="shop sandbox") == (
+        "service name (the file name) 'shop sandbox': expected a name of letters, digits, '.', "
+        "'_' and '-' that starts with a letter or digit (at most 100 characters, no '/')"
+    )
+
+
+def test_every_problem_in_every_file_is_reported(tmp_path: Path) -> None:
+    bad_a = dict(GOOD, certbot_renewal_days=0)
+    bad_b = service("shop", "ok.example.com", "no_underscores.example.com")
+    cfg = write_config(tmp_path, {"a": bad_a, "b": bad_b}, probe={"port": 0})
+    code, lines = validate(cfg)
+    assert code == 2
+    assert lines == [
+        f"{cfg}: probe.port = 0: expected a whole number from 1 to 65535",
+        f"{tmp_path}/services.d/a.yaml: certbot_renewal_days = 0: expected a whole number "
+        "from 1 to 365",
+        f"{tmp_path}/services.d/b.yaml: certbot_domains[0].domains[1] = "
+        "'no_underscores.example.com': expected a DNS name of RFC 1123 labels, e.g. "
+        "shop.example.com (a wildcard only as the whole left-most label: *.example.com)",
+    ]
+
+
+def test_duplicate_cert_name_across_services(tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path,
+        {
+            "a": service("shop", "a.example.com", link="a"),
+            "b": service("shop", "b.example.com", link="b"),
+        },
+    )
+    assert only_problem(cfg) == (
+        f"{tmp_path}/services.d/b.yaml: certbot_domains[0].cert_name = 'shop': expected a "
+        f"cert_name not already used by {tmp_path}/services.d/a.yaml"
+    )
+
+
+def test_unknown_only_is_a_config_error_with_the_known_names(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD})
+    check = certkeeper(cfg, "check", "--only", "cert_renewal_shoop", "--no-jitter")
+    assert check.returncode == 2
+    assert check.stderr.strip() == (
+        f"--only = 'cert_renewal_shoop': expected a service file in {tmp_path}/services.d; "
+        "known: shop"
+    )
+    status = certkeeper(cfg, "status", "--only", "shoop")
+    assert status.returncode == 3
+
+
+def test_status_reports_config_errors_as_unknown(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD}, probe={"port": -1})
+    proc = certkeeper(cfg, "status")
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == f"{cfg}: probe.port = -1: expected a whole number from 1 to 65535"
+    assert "Traceback" not in proc.stderr
+
+
+def test_config_found_through_environment(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD})
+    proc = certkeeper(None, "config", "validate", env={"CERTKEEPER_CONFIG": str(cfg)})
+    assert proc.returncode == 0, proc.stderr
+    assert str(cfg) in proc.stdout
