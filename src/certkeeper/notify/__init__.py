@@ -20,15 +20,15 @@ def announce(cfg: Config, state: State, events: list[Event], now: datetime) -> o
     log = get_logger()
     if cfg.notify.to is None:
         for event in events:
-            log.warning("notice.not_sent", reason="notify.to is not set", event=event_id(event))
+            log.warning("notice.not_sent", reason="notify.to is not set", notice=event_id(event))
         return outbox.FlushReport()
     for event in events:
         msg = compose(event, hostname=cfg.hostname, sender=sender(cfg), to=cfg.notify.to)
         outbox.spool(cfg.state_dir, event_id(event), msg.as_bytes())
-        log.info("notice.spooled", event=event_id(event), subject=str(msg["Subject"]))
+        log.info("notice.spooled", notice=event_id(event), subject=str(msg["Subject"]))
     report = outbox.flush(cfg.state_dir, cfg.notify.smtp, state, now)
     for eid in report.sent:
-        log.info("notice.delivered", event=eid)
+        log.info("notice.delivered", notice=eid)
     for eid, reason, permanent in report.failed:
-        log.warning("notice.waiting", event=eid, reason=reason, permanent=permanent)
+        log.warning("notice.waiting", notice=eid, reason=reason, permanent=permanent)
     return report

@@ -96,7 +96,11 @@ def send(settings: SmtpSettings, data: bytes) -> SendOutcome:
     except TimeoutError:
         out.detail = f"no answer from {settings.host}:{settings.port} within {timeout:g}s"
     except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        out.detail = f"cannot talk to {settings.host}:{settings.port}: {exc}"
+        # smtplib reports a read timeout as "Connection unexpectedly closed: timed out".
+        if "timed out" in str(exc):
+            out.detail = f"no answer from {settings.host}:{settings.port} within {timeout:g}s"
+        else:
+            out.detail = f"cannot talk to {settings.host}:{settings.port}: {exc}"
     finally:
         if client is not None:
             try:
