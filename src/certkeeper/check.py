@@ -94,7 +94,14 @@ def _managed(
             rec.last_check = now
             _failing_warning(cfg, lineage, disk, rec, now, report)
         return
-    allowed, why = policy.attempt_allowed(rec.last_attempt, rec.backoff_until, now, force)
+    # The 20-hour guard protects Let's Encrypt's limits; a reload costs nothing, so the
+    # MISMATCH repair is never held back by it.
+    redeploy = action is policy.Action.REDEPLOY
+    allowed, why = (
+        (True, "")
+        if redeploy
+        else policy.attempt_allowed(rec.last_attempt, rec.backoff_until, now, force)
+    )
     what = {
         policy.Action.ISSUE: "issue",
         policy.Action.RENEW: "renew",
@@ -129,7 +136,7 @@ def _managed(
         event = _renew(
             cfg, svc, lineage, disk, before, clock, notes, issue=action is policy.Action.ISSUE
         )
-    _record(rec, event, disk)
+    _record(rec, event, certbot_ran=not redeploy)
     report.events.append(event)
     if isinstance(event, Failed):
         report.problems.append(f"{name}: {event.step} failed: {_first_line(event.output)}")
@@ -242,8 +249,9 @@ def _redeploy(
     )
 
 
-def _record(rec: CertRecord, event: Event, disk: CertInfo | None) -> None:
-    rec.last_attempt = event.at
+def _record(rec: CertRecord, event: Event, *, certbot_ran: bool) -> None:
+    if certbot_ran:
+        rec.last_attempt = event.at
     if isinstance(event, Failed):
         rec.last_result = "error"
         rec.failed_step = event.step
@@ -306,8 +314,11 @@ def _failing_warning(
     now: datetime,
     report: CheckReport,
 ) -> None:
-    """An auto-renewed certificate whose renewals keep failing gets the same warnings."""
-    if disk is not None and rec.consecutive_failures > 0:
+    """An auto-renewed certificate whose renewals keep failing gets the same warnings.
+
+    Only from the second failure in a row: the first ERROR notice already says everything.
+    """
+    if disk is not None and rec.consecutive_failures >= 2 and rec.last_result == "error":
         _warn(cfg, lineage, disk, rec, now, report, monitor_only=False)
 
 

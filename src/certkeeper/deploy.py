@@ -17,6 +17,8 @@ from certkeeper.survey import live_dir, probe_domains
 # nginx applies a reload asynchronously; give it this long to answer with the new certificate.
 VERIFY_SECONDS = 15.0
 VERIFY_INTERVAL = 0.2
+# Old workers keep accepting for a moment after a reload; one good round can be luck.
+VERIFY_ROUNDS = 2
 
 _LINKS = (
     ("fullchain.crt", "fullchain.pem"),
@@ -64,8 +66,12 @@ def deploy(cfg: Config, cert_name: str) -> DeployOutcome:
 
 
 def verify_served(cfg: Config, domains: tuple[str, ...], serial: int) -> list[str]:
-    """Poll until every domain serves `serial`. Returns one problem line per domain that doesn't."""
+    """Poll until every domain serves `serial` in consecutive rounds.
+
+    Returns one problem line per domain that doesn't; empty means verified.
+    """
     deadline = time.monotonic() + VERIFY_SECONDS
+    good_rounds = 0
     while True:
         problems = []
         for domain, result in zip(domains, probe_domains(cfg, list(domains)), strict=True):
@@ -76,6 +82,7 @@ def verify_served(cfg: Config, domains: tuple[str, ...], serial: int) -> list[st
                     f"{domain}: nginx still serves serial {result.cert.serial_hex} "
                     f"(expires {result.cert.not_after:%Y-%m-%d %H:%M} UTC), not {serial:x}"
                 )
-        if not problems or time.monotonic() >= deadline:
+        good_rounds = 0 if problems else good_rounds + 1
+        if good_rounds >= VERIFY_ROUNDS or time.monotonic() >= deadline:
             return problems
         time.sleep(VERIFY_INTERVAL)

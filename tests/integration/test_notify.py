@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+
 from support.run import certkeeper, service, write_config
 from support.smtp import Catcher, SMTPServer, free_port
 from support.tls import Blackhole, SNIServer, leaf
@@ -27,10 +28,14 @@ def expiring_site(ca: trustme.CA) -> Iterator[SNIServer]:
 
 def monitor_config(tmp: Path, site: SNIServer, smtp_port: int, **smtp: object) -> Path:
     return write_config(
-        tmp, {"manual": service("manual", "manual.example.com", enabled=False)},
+        tmp,
+        {"manual": service("manual", "manual.example.com", enabled=False)},
         probe={"port": site.port},
-        notify={"to": BOARD, "from": "ops@example.com",
-                "smtp": {"host": "127.0.0.1", "port": smtp_port, "timeout_seconds": 2, **smtp}},
+        notify={
+            "to": BOARD,
+            "from": "ops@example.com",
+            "smtp": {"host": "127.0.0.1", "port": smtp_port, "timeout_seconds": 2, **smtp},
+        },
     )
 
 
@@ -64,7 +69,8 @@ def smtp_tls(ca: trustme.CA) -> tuple[object, str]:
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_notify_test_over_tls_trusts_only_a_known_ca(
-        tmp_path: Path, expiring_site: SNIServer, smtp_tls: tuple[object, str], security: str) -> None:
+    tmp_path: Path, expiring_site: SNIServer, smtp_tls: tuple[object, str], security: str
+) -> None:
     ctx, ca_pem = smtp_tls
     bundle = tmp_path / "ca.pem"
     bundle.write_text(ca_pem)
@@ -81,19 +87,30 @@ def test_notify_test_over_tls_trusts_only_a_known_ca(
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
 
 
-def test_auth_accepted_and_refused(tmp_path: Path, expiring_site: SNIServer,
-                                   smtp_tls: tuple[object, str]) -> None:
+def test_auth_accepted_and_refused(
+    tmp_path: Path, expiring_site: SNIServer, smtp_tls: tuple[object, str]
+) -> None:
     ctx, ca_pem = smtp_tls
     bundle = tmp_path / "ca.pem"
     bundle.write_text(ca_pem)
     secret = tmp_path / "smtp-password"
     secret.write_text("right-horse\n")
     os.chmod(secret, 0o600)
-    server = SMTPServer(Catcher(), security="starttls", server_ctx=ctx,  # type: ignore[arg-type]
-                        users={"certkeeper": "right-horse"}).start()
+    server = SMTPServer(
+        Catcher(),
+        security="starttls",
+        server_ctx=ctx,  # type: ignore[arg-type]
+        users={"certkeeper": "right-horse"},
+    ).start()
     try:
-        cfg = monitor_config(tmp_path, expiring_site, server.port, security="starttls",
-                             username="certkeeper", password_file=str(secret))
+        cfg = monitor_config(
+            tmp_path,
+            expiring_site,
+            server.port,
+            security="starttls",
+            username="certkeeper",
+            password_file=str(secret),
+        )
         env = {"SSL_CERT_FILE": str(bundle)}
         good = certkeeper(cfg, "-v", "notify", "test", env=env)
         secret.write_text("wrong-horse\n")
@@ -109,8 +126,9 @@ def test_auth_accepted_and_refused(tmp_path: Path, expiring_site: SNIServer,
         assert "horse" not in out
 
 
-def test_server_down_then_back_delivers_exactly_once(tmp_path: Path,
-                                                     expiring_site: SNIServer) -> None:
+def test_server_down_then_back_delivers_exactly_once(
+    tmp_path: Path, expiring_site: SNIServer
+) -> None:
     port = free_port()
     cfg = monitor_config(tmp_path, expiring_site, port)
     down = certkeeper(cfg, "check", "--no-jitter")
@@ -146,8 +164,7 @@ def test_server_down_then_back_delivers_exactly_once(tmp_path: Path,
     assert msg["From"] == "ops@example.com"
 
 
-def test_rejected_recipient_is_kept_and_reported(tmp_path: Path,
-                                                 expiring_site: SNIServer) -> None:
+def test_rejected_recipient_is_kept_and_reported(tmp_path: Path, expiring_site: SNIServer) -> None:
     server = SMTPServer(Catcher(reject=(BOARD,))).start()
     try:
         cfg = monitor_config(tmp_path, expiring_site, server.port)
@@ -165,8 +182,9 @@ def test_rejected_recipient_is_kept_and_reported(tmp_path: Path,
     assert server.catcher.raw == []
 
 
-def test_stalled_server_times_out_and_spools(tmp_path: Path, expiring_site: SNIServer,
-                                             blackhole: Blackhole) -> None:
+def test_stalled_server_times_out_and_spools(
+    tmp_path: Path, expiring_site: SNIServer, blackhole: Blackhole
+) -> None:
     cfg = monitor_config(tmp_path, expiring_site, blackhole.port, timeout_seconds=1)
     started = time.monotonic()
     proc = certkeeper(cfg, "check", "--no-jitter")

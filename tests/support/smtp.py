@@ -24,8 +24,9 @@ class Catcher:
         self.reject = set(reject)
         self.raw: list[bytes] = []
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
         if address in self.reject:
             return "550 5.1.1 <%s>: Recipient address rejected: no such board" % address
         envelope.rcpt_tos.append(address)
@@ -48,21 +49,31 @@ class _TLSController(Controller):
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        with socket.create_connection((self.hostname, self.port), timeout=5) as raw, \
-                ctx.wrap_socket(raw) as tls:
+        with (
+            socket.create_connection((self.hostname, self.port), timeout=5) as raw,
+            ctx.wrap_socket(raw) as tls,
+        ):
             tls.recv(1024)
 
 
 class SMTPServer:
-    def __init__(self, catcher: Catcher, *, port: int | None = None,
-                 security: str = "none", server_ctx: ssl.SSLContext | None = None,
-                 users: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        catcher: Catcher,
+        *,
+        port: int | None = None,
+        security: str = "none",
+        server_ctx: ssl.SSLContext | None = None,
+        users: dict[str, str] | None = None,
+    ) -> None:
         self.catcher = catcher
         self.port = port or free_port()
         kwargs: dict[str, Any] = {}
         if users is not None:
-            def check(server: Any, session: Any, envelope: Any, mechanism: str,
-                      auth_data: Any) -> AuthResult:
+
+            def check(
+                server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+            ) -> AuthResult:
                 login = auth_data.login.decode() if auth_data.login else ""
                 ok = users.get(login) == (auth_data.password or b"").decode()
                 return AuthResult(success=ok, handled=False)
@@ -70,11 +81,13 @@ class SMTPServer:
             kwargs.update(authenticator=check, auth_require_tls=security != "none")
         if security == "starttls":
             kwargs.update(tls_context=server_ctx, require_starttls=True)
-            self.controller: Controller = Controller(catcher, hostname="127.0.0.1",
-                                                     port=self.port, **kwargs)
+            self.controller: Controller = Controller(
+                catcher, hostname="127.0.0.1", port=self.port, **kwargs
+            )
         elif security == "tls":
-            self.controller = _TLSController(catcher, hostname="127.0.0.1", port=self.port,
-                                             ssl_context=server_ctx, **kwargs)
+            self.controller = _TLSController(
+                catcher, hostname="127.0.0.1", port=self.port, ssl_context=server_ctx, **kwargs
+            )
         else:
             self.controller = Controller(catcher, hostname="127.0.0.1", port=self.port, **kwargs)
 
