@@ -28,7 +28,7 @@ class Catcher:
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         if address in self.reject:
-            return "550 5.1.1 <%s>: Recipient address rejected: no such board" % address
+            return f"550 5.1.1 <{address}>: Recipient address rejected: no such board"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
