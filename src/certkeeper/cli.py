@@ -221,8 +221,8 @@ def install_hook(obj: Ctx) -> None:
     def body() -> int:
         from certkeeper import hook
 
-        exe = shutil.which("certkeeper") or os.path.abspath(sys.argv[0])
-        argv = [exe]
+        exe = shutil.which("certkeeper")
+        argv = [exe] if exe else [sys.executable, "-m", "certkeeper"]
         if obj.config_arg:
             argv += ["--config", str(Path(obj.config_arg).absolute())]
         path, changed = hook.install(cfg, argv)
