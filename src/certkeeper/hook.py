@@ -116,8 +116,10 @@ def script_text(certkeeper_argv: list[str]) -> str:
     command = " ".join(shlex.quote(arg) for arg in certkeeper_argv)
     return (
         "#!/bin/sh\n"
-        "# Written by `certkeeper install-hook`. certbot runs this after each renewal;\n"
-        "# certkeeper makes the nginx symlinks, runs nginx -t, reloads and verifies.\n"
+        "# Written by `certkeeper install-hook` (and shipped by the certkeeper package).\n"
+        "# certbot runs this after each renewal it makes; certkeeper makes the nginx\n"
+        "# symlinks, runs nginx -t, reloads, verifies and notifies.\n"
+        "# Logs: journalctl -t certbot-deploy -n 50\n"
         f"exec {command} deploy-hook\n"
     )
 

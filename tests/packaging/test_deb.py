@@ -1,0 +1,108 @@
+"""The .deb, built from this checkout and installed into a fresh Debian 12 root.
+
+Slow (debootstrap, then apt installing python3), but never skipped: it is the only
+proof that the package installs, runs, keeps its config and purges cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TOP = Path(__file__).parents[2]
+MIRROR = os.environ.get("CERTKEEPER_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+
+def run(*argv: str, timeout: float = 600, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(argv), capture_output=True, text=True, timeout=timeout, check=False, **kw
+    )  # type: ignore[call-overload]
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    proc = run(
+        str(TOP / "packaging/deb/build.sh"),
+        env={**os.environ, "PYTHON": sys.executable, "OUT": str(out)},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [built] = out.glob("certkeeper_*_*.deb")
+    return built
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    target = tmp_path_factory.mktemp("bookworm")
+    proc = run("debootstrap", "--variant=minbase", "bookworm", str(target), MIRROR, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    yield target
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def chroot(root: Path, *argv: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "DEBIAN_FRONTEND": "noninteractive",
+        "LANG": "C.UTF-8",
+    }
+    return run("chroot", str(root), *argv, timeout=timeout, env=env)
+
+
+@pytest.mark.slow
+def test_lintian_reports_no_errors_or_warnings(deb: Path) -> None:
+    proc = run("lintian", "--fail-on", "error,warning", str(deb))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_install_run_upgrade_remove_purge_in_debian_12(deb: Path, root: Path) -> None:
+    shutil.copy(deb, root / "tmp" / deb.name)
+    assert chroot(root, "apt-get", "update", "-qq").returncode == 0
+    install = chroot(root, "apt-get", "install", "-y", "-qq", f"/tmp/{deb.name}", timeout=900)
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+
+    version = chroot(root, "certkeeper", "--version")
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip().startswith("certkeeper, version ")
+    validate = chroot(root, "certkeeper", "config", "validate")
+    assert validate.returncode == 0, validate.stderr
+    assert validate.stdout.startswith("OK: /etc/certkeeper/config.yaml: 0 service(s)")
+
+    assert (root / "var/lib/certkeeper").stat().st_mode & 0o777 == 0o700
+    service = (root / "lib/systemd/system/certkeeper.service").read_text()
+    exec_start = next(line for line in service.splitlines() if line.startswith("ExecStart="))
+    assert os.access(root / exec_start.split("=", 1)[1].split()[0].lstrip("/"), os.X_OK)
+    assert (root / "lib/systemd/system/certkeeper.timer").exists()
+    cron = (root / "etc/cron.d/certkeeper").read_text()
+    assert all(line.startswith("#") or not line.strip() for line in cron.splitlines())
+    hook = root / "etc/letsencrypt/renewal-hooks/deploy/certkeeper.sh"
+    assert os.access(hook, os.X_OK)
+    assert "exec /usr/bin/certkeeper deploy-hook" in hook.read_text()
+    # The packaged hook is what `install-hook` would write: nothing to change.
+    same = chroot(root, "certkeeper", "install-hook")
+    assert same.returncode == 0 and same.stdout.startswith("unchanged: "), same.stdout + same.stderr
+
+    # An upgrade (here: the same version again) keeps the administrator's config.
+    config = root / "etc/certkeeper/config.yaml"
+    config.write_text(config.read_text() + "\nhostname: app3\n")
+    again = chroot(root, "dpkg", "-i", "--force-confold", f"/tmp/{deb.name}")
+    assert again.returncode == 0, again.stderr
+    assert "hostname: app3" in config.read_text()
+
+    (root / "var/lib/certkeeper/state.json").write_text("{}")
+    remove = chroot(root, "apt-get", "remove", "-y", "-qq", "certkeeper")
+    assert remove.returncode == 0, remove.stderr
+    assert not (root / "usr/bin/certkeeper").exists()
+    assert config.exists() and (root / "var/lib/certkeeper/state.json").exists()
+
+    purge = chroot(root, "apt-get", "purge", "-y", "-qq", "certkeeper")
+    assert purge.returncode == 0, purge.stderr
+    assert not config.exists()
+    assert not (root / "var/lib/certkeeper").exists()
