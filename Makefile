@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests demo benchmarks
+	$(BIN)/ruff format --check src tests demo benchmarks
 	$(BIN)/mypy
 
 # The whole suite: unit, integration against real TLS/SMTP servers, e2e against

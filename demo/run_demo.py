@@ -36,16 +36,23 @@ def ensure_peers() -> None:
         banner(f"installing {' '.join(missing)} (apt)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
-                       timeout=900)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", *missing], check=True, env=env, timeout=900
+        )
         return
     sys.exit(f"make demo needs: sudo apt-get install -y {' '.join(missing)}")
 
 
 def certkeeper(config: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "certkeeper", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, **env},
-                          stdin=subprocess.DEVNULL, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "certkeeper", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     shown = f"$ certkeeper {' '.join(args)}    # exit {proc.returncode}"
     print(shown)
     for line in (proc.stdout + proc.stderr).rstrip().splitlines():
@@ -55,11 +62,11 @@ def certkeeper(config: Path, *args: str, env: dict[str, str]) -> subprocess.Comp
 
 def main() -> int:
     ensure_peers()
+    import trustme
+
     from support.peers import Nginx, Pebble, age_lineage, certbot_path, world_readable_dir
     from support.run import service, write_config
     from support.smtp import Catcher, SMTPServer, free_port
-
-    import trustme
 
     started = time.monotonic()
     sandbox = Path(tempfile.mkdtemp(prefix="certkeeper-demo-"))
@@ -81,13 +88,14 @@ def main() -> int:
         catcher = Catcher()
         smtp = SMTPServer(catcher).start()
         running.append(smtp)
-        print(f"pebble https://127.0.0.1:{pebble.port}/dir, nginx TLS on 127.0.0.1:"
-              f"{nginx.tls_port}, SMTP on 127.0.0.1:{smtp.port}")
+        print(
+            f"pebble https://127.0.0.1:{pebble.port}/dir, nginx TLS on 127.0.0.1:"
+            f"{nginx.tls_port}, SMTP on 127.0.0.1:{smtp.port}"
+        )
 
         placeholder = trustme.CA()
         services = {
-            "shop": service("shop", "shop.demo.test", "www.shop.demo.test",
-                            webroot=str(webroot)),
+            "shop": service("shop", "shop.demo.test", "www.shop.demo.test", webroot=str(webroot)),
             "api": service("api", "api.demo.test", webroot=str(webroot)),
         }
         for name, doc in services.items():
@@ -95,17 +103,33 @@ def main() -> int:
             nginx.add_site(name, domains, placeholder)
         nginx.reload()
         config = write_config(
-            sandbox, services, hostname="demo-host",
-            certbot={"command": [certbot_path()], "config_dir": str(sandbox / "letsencrypt"),
-                     "extra_args": ["--server", pebble.directory,
-                                    "--work-dir", str(sandbox / "work"),
-                                    "--logs-dir", str(sandbox / "logs")],
-                     "timeout_seconds": 120},
-            nginx={"test_command": nginx.test_command, "reload_command": nginx.reload_command,
-                   "certs_dir": str(nginx.certs_dir)},
+            sandbox,
+            services,
+            hostname="demo-host",
+            certbot={
+                "command": [certbot_path()],
+                "config_dir": str(sandbox / "letsencrypt"),
+                "extra_args": [
+                    "--server",
+                    pebble.directory,
+                    "--work-dir",
+                    str(sandbox / "work"),
+                    "--logs-dir",
+                    str(sandbox / "logs"),
+                ],
+                "timeout_seconds": 120,
+            },
+            nginx={
+                "test_command": nginx.test_command,
+                "reload_command": nginx.reload_command,
+                "certs_dir": str(nginx.certs_dir),
+            },
             probe={"port": nginx.tls_port, "connect_host": "127.0.0.1", "timeout_seconds": 3},
-            notify={"to": "board@demo.test", "from": "operations@demo.test",
-                    "smtp": {"host": "127.0.0.1", "port": smtp.port}},
+            notify={
+                "to": "board@demo.test",
+                "from": "operations@demo.test",
+                "smtp": {"host": "127.0.0.1", "port": smtp.port},
+            },
         )
         env = {"REQUESTS_CA_BUNDLE": str(pebble.ca_bundle)}
         print(f"config: {config}")
@@ -117,8 +141,10 @@ def main() -> int:
         catcher.raw.clear()
 
         banner("2. move the calendar: shop's certificate now has 5 days left")
-        print("(pebble cannot backdate, so the lineage is re-minted with the same key and "
-              "names, 85 days older, and nginx reloaded to serve it)")
+        print(
+            "(pebble cannot backdate, so the lineage is re-minted with the same key and "
+            "names, 85 days older, and nginx reloaded to serve it)"
+        )
         age_lineage(sandbox / "letsencrypt", "shop", days_left=5.5)
         state_file = sandbox / "state" / "state.json"
         state = json.loads(state_file.read_text())

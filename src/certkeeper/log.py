@@ -12,8 +12,6 @@ import os
 import sys
 from typing import Any
 
-import structlog
-
 _LOGGER_NAME = "certkeeper"
 _configured = False
 
@@ -22,6 +20,9 @@ def _setup_structlog() -> None:
     global _configured
     if _configured:
         return
+    # Imported here, not at the top: `status` never logs, and structlog costs ~40 ms.
+    import structlog
+
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
@@ -33,16 +34,18 @@ def _setup_structlog() -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    base = logging.getLogger(_LOGGER_NAME)
-    base.addHandler(logging.NullHandler())
-    base.setLevel(logging.INFO)
-    base.propagate = False
     _configured = True
+
+
+# Until configure() runs (library use, tests), log nowhere rather than to stdout.
+_base = logging.getLogger(_LOGGER_NAME)
+_base.addHandler(logging.NullHandler())
+_base.setLevel(logging.INFO)
+_base.propagate = False
 
 
 def configure(tag: str = "certkeeper", verbose: bool = False) -> None:
     """Send logs to syslog under `tag`, and to stderr on a TTY or with -v."""
-    _setup_structlog()
     base = logging.getLogger(_LOGGER_NAME)
     for handler in list(base.handlers):
         base.removeHandler(handler)
@@ -65,4 +68,6 @@ def configure(tag: str = "certkeeper", verbose: bool = False) -> None:
 
 def get_logger(**context: Any) -> Any:
     _setup_structlog()
+    import structlog
+
     return structlog.get_logger(_LOGGER_NAME).bind(**context)

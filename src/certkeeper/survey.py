@@ -47,15 +47,21 @@ def target_for(cfg: Config, domain: str) -> Target:
     return Target(sni, cfg.probe.connect_host or sni, cfg.probe.port)
 
 
-def probe_domains(cfg: Config, domains: list[str]) -> list[ProbeResult]:
+def probe_domains(cfg: Config, domains: list[str], trust: bool = False) -> list[ProbeResult]:
     return probe_many(
-        (target_for(cfg, d) for d in domains), cfg.probe.timeout_seconds, cfg.probe.concurrency
+        (target_for(cfg, d) for d in domains),
+        cfg.probe.timeout_seconds,
+        cfg.probe.concurrency,
+        trust=trust,
     )
 
 
-def survey(cfg: Config, services: tuple[Service, ...], now: datetime) -> list[Row]:
+def survey(
+    cfg: Config, services: tuple[Service, ...], now: datetime, trust: bool = False
+) -> list[Row]:
+    """trust=True also checks each served chain against the system CA store (for status)."""
     pairs = [(svc, lin, dom) for svc in services for lin in svc.lineages for dom in lin.domains]
-    results = probe_domains(cfg, [dom for _, _, dom in pairs])
+    results = probe_domains(cfg, [dom for _, _, dom in pairs], trust=trust)
     disks = {
         lin.cert_name: read_disk(cfg, lin.cert_name) for svc in services for lin in svc.lineages
     }

@@ -25,9 +25,14 @@ def running_with(text: str) -> list[str]:
 
 def test_demo_runs_end_to_end_and_cleans_up() -> None:
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, str(TOP / "demo" / "run_demo.py")],
-                          capture_output=True, text=True, timeout=180, check=False,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, str(TOP / "demo" / "run_demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert elapsed < 60

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from certkeeper.config import Config
-from certkeeper.log import get_logger
-from certkeeper.notify import outbox
-from certkeeper.notify.compose import Event, compose, event_id
-from certkeeper.state import State
+
+if TYPE_CHECKING:
+    from certkeeper.notify.compose import Event
+    from certkeeper.notify.outbox import FlushReport
+    from certkeeper.state import State
 
 
 def sender(cfg: Config) -> str:
     return cfg.notify.sender or f"certkeeper@{cfg.hostname}"
 
 
-def announce(cfg: Config, state: State, events: list[Event], now: datetime) -> outbox.FlushReport:
+def announce(cfg: Config, state: State, events: list[Event], now: datetime) -> FlushReport:
     """Spool every event's notice, then deliver the whole outbox."""
+    from certkeeper.log import get_logger
+    from certkeeper.notify import outbox
+    from certkeeper.notify.compose import compose, event_id
+
     log = get_logger()
     if cfg.notify.to is None:
         for event in events:

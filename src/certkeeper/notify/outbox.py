@@ -12,11 +12,13 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from certkeeper import atomic
-from certkeeper.config import SmtpSettings
-from certkeeper.notify.smtp import send
-from certkeeper.state import State
+
+if TYPE_CHECKING:
+    from certkeeper.config import SmtpSettings
+    from certkeeper.state import State
 
 SUFFIX = ".eml"
 
@@ -74,6 +76,8 @@ def count(state_dir: Path) -> int:
 
 def flush(state_dir: Path, smtp: SmtpSettings, state: State, now: datetime) -> FlushReport:
     """Try to deliver everything waiting. Call with the host lock held."""
+    from certkeeper.notify.smtp import send
+
     report = FlushReport()
     for item in pending(state_dir):
         if item.event_id in state.delivered:
