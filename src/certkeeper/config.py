@@ -168,7 +168,9 @@ def load_yaml(path: Path) -> Any:
         raise ConfigError([f"{path}: file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
-    loader = yaml.SafeLoader(text)
+    # libyaml's parser when PyYAML has it: 100 service files parse in a tenth of the time.
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -61,7 +61,8 @@ def row_dict(row: Row) -> dict[str, Any]:
 
 def status_json(rows: list[Row], outbox_waiting: int) -> str:
     doc = {"certificates": [row_dict(r) for r in rows], "outbox_waiting": outbox_waiting}
-    return json.dumps(doc, indent=2)
+    # One line: json's C encoder only runs without indent, and `jq .` pretty-prints.
+    return json.dumps(doc)
 
 
 def status_table(rows: list[Row], outbox_waiting: int, colour: bool) -> str:
