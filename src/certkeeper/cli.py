@@ -18,6 +18,7 @@ import click
 from certkeeper import __version__
 
 if TYPE_CHECKING:
+    from certkeeper.app import CheckResult
     from certkeeper.config import Config
 
 CONFIG_ERROR = 2
@@ -62,6 +63,15 @@ def guarded(func: Callable[[], int], error_code: int = CONFIG_ERROR) -> NoReturn
             1 if error_code == CONFIG_ERROR else STATUS_UNKNOWN,
         )
     sys.exit(code)
+
+
+def show(result: CheckResult) -> int:
+    """What happened on stdout, what went wrong on stderr; the exit code to return."""
+    for line in result.lines:
+        click.echo(line)
+    for line in result.problems:
+        click.echo(f"ERROR: {line}", err=True)
+    return result.exit_code
 
 
 ONLY_HELP = (
@@ -292,12 +302,7 @@ def notify_flush(obj: Ctx) -> None:
     def body() -> int:
         from certkeeper import app
 
-        result = app.notify_flush(cfg)
-        for line in result.lines:
-            click.echo(line)
-        for line in result.problems:
-            click.echo(f"ERROR: {line}", err=True)
-        return result.exit_code
+        return show(app.notify_flush(cfg))
 
     guarded(body)
 

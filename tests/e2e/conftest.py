@@ -7,7 +7,10 @@ certkeeper config and SMTP catcher, so tests cannot see each other's state.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +108,49 @@ class Host:
 
     def check(self, *args: str) -> Any:
         return self.run("check", "--no-jitter", *args)
+
+    @property
+    def check_argv(self) -> list[str]:
+        """`certkeeper check --no-jitter` for Popen, to run several at once."""
+        return [
+            sys.executable,
+            "-m",
+            "certkeeper",
+            "--config",
+            str(self.config),
+            "check",
+            "--no-jitter",
+        ]
+
+    def certbot_renew(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        """certbot renewing on its own (its timer, or a person): no certkeeper parent."""
+        env = {k: v for k, v in os.environ.items() if k != "CERTKEEPER_PARENT_PID"}
+        env.update(self.env)
+        return subprocess.run(
+            [
+                *self.certbot_command,
+                "renew",
+                "--cert-name",
+                "shop",
+                "--force-renewal",
+                "--no-random-sleep-on-renew",
+                "--non-interactive",
+                "--config-dir",
+                str(self.le),
+                "--work-dir",
+                str(self.root / "work"),
+                "--logs-dir",
+                str(self.root / "logs"),
+                "--server",
+                self.pebble.directory,
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+            check=False,
+        )
 
     def settle(self, timeout: float = 10) -> None:
         """Wait until no old nginx worker is still draining after a reload."""

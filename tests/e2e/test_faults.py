@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,15 +85,7 @@ def test_rate_limit_is_recorded_and_announced(host: Host) -> None:
 def test_ten_concurrent_checks_renew_exactly_once(host: Host) -> None:
     issue(host)
     make_due(host)
-    argv = [
-        sys.executable,
-        "-m",
-        "certkeeper",
-        "--config",
-        str(host.config),
-        "check",
-        "--no-jitter",
-    ]
+    argv = host.check_argv
     env = {**os.environ, **host.env}
     procs = [
         subprocess.Popen(
@@ -121,15 +112,7 @@ def test_second_run_gives_up_on_a_held_lock_naming_the_holder(host: Host) -> Non
     host.add("shop", *SHOP)
     cfg = host.config.read_text().replace("lock_timeout_seconds: 120", "lock_timeout_seconds: 1")
     host.config.write_text(cfg)
-    argv = [
-        sys.executable,
-        "-m",
-        "certkeeper",
-        "--config",
-        str(host.config),
-        "check",
-        "--no-jitter",
-    ]
+    argv = host.check_argv
     holder = subprocess.Popen(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
     )
@@ -145,36 +128,6 @@ def test_second_run_gives_up_on_a_held_lock_naming_the_holder(host: Host) -> Non
     )
 
 
-def certbot_renew_by_itself(host: Host) -> subprocess.CompletedProcess[str]:
-    """certbot renewing on its own (its timer, or a person), hooks on, no certkeeper parent."""
-    env = {k: v for k, v in os.environ.items() if k != "CERTKEEPER_PARENT_PID"}
-    env.update(host.env)
-    return subprocess.run(
-        [
-            *host.certbot_command,
-            "renew",
-            "--cert-name",
-            "shop",
-            "--force-renewal",
-            "--no-random-sleep-on-renew",
-            "--non-interactive",
-            "--config-dir",
-            str(host.le),
-            "--work-dir",
-            str(host.root / "work"),
-            "--logs-dir",
-            str(host.root / "logs"),
-            "--server",
-            host.pebble.directory,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-        check=False,
-    )
-
-
 def test_deploy_hook_deploys_verifies_and_announces_certbots_own_renewal(host: Host) -> None:
     issue(host)
     first = host.run("install-hook")
@@ -184,7 +137,7 @@ def test_deploy_hook_deploys_verifies_and_announces_certbots_own_renewal(host: H
     hook = host.le / "renewal-hooks" / "deploy" / "certkeeper.sh"
     assert os.access(hook, os.X_OK)
     old = host.served_serial(SHOP[0])
-    renewed = certbot_renew_by_itself(host)
+    renewed = host.certbot_renew()
     assert renewed.returncode == 0, renewed.stderr
     new = host.disk_serial("shop")
     assert new != old
@@ -211,7 +164,7 @@ def test_failing_nginx_test_in_the_hook_is_an_error_although_certbot_exits_0(hos
     host.write()
     assert host.run("install-hook").returncode == 0
     old = host.served_serial(SHOP[0])
-    renewed = certbot_renew_by_itself(host)
+    renewed = host.certbot_renew()
     assert renewed.returncode == 0  # certbot ignores a failing deploy hook
     assert host.served_serial(SHOP[0]) == old
     [mail] = host.mails
