@@ -68,7 +68,6 @@ def check(
     from certkeeper.lock import host_lock
 
     services = select(cfg, only)
-    log = get_logger(command="check")
     result = CheckResult()
     if dry_run:
         state = state_mod.load(cfg.state_dir, now(), repair=False)
@@ -77,7 +76,7 @@ def check(
         return result
     delay = jitter_seconds(cfg, no_jitter, dry_run, interactive)
     if delay:
-        log.info("jitter", seconds=round(delay, 1))
+        get_logger(command="check").info("jitter", seconds=round(delay, 1))
         time.sleep(delay)
     with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
         state = state_mod.load(cfg.state_dir, now())
@@ -93,7 +92,14 @@ def check(
             result.problems.extend(_undelivered(delivery.failed))
         state.save(now())
     result.exit_code = 1 if result.problems else 0
-    log.info("check.done", exit_code=result.exit_code, lines=len(result.lines))
+    if result.lines or result.problems:
+        # A quiet run stays cheap: structlog is only imported when there is news.
+        get_logger(command="check").info(
+            "check.done",
+            exit_code=result.exit_code,
+            lines=result.lines,
+            problems=result.problems,
+        )
     return result
 
 
@@ -124,7 +130,7 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> tuple[str, int]:
     from certkeeper import state as state_mod
     from certkeeper.certbot import PARENT_ENV
     from certkeeper.lock import host_lock
-    from certkeeper.notify.compose import Failed
+    from certkeeper.notify.events import Failed
 
     log = get_logger(command="deploy-hook")
     import os

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from certkeeper import certbot, deploy, policy
 from certkeeper.config import Config, Lineage, Service
-from certkeeper.notify.compose import Event, Expiring, Failed, Reloaded, Renewed
+from certkeeper.notify.events import Event, Expiring, Failed, Reloaded, Renewed
 from certkeeper.state import CertRecord, State
 from certkeeper.survey import Row, read_disk, survey
 from certkeeper.x509info import CertInfo

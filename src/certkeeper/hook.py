@@ -18,7 +18,7 @@ from pathlib import Path
 
 from certkeeper import atomic, certbot, deploy, names
 from certkeeper.config import Config
-from certkeeper.notify.compose import Event, Failed, Renewed
+from certkeeper.notify.events import Event, Failed, Renewed
 from certkeeper.survey import read_disk
 from certkeeper.x509info import CertInfo, read_file
 

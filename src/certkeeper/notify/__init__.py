@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from certkeeper.config import Config
 
 if TYPE_CHECKING:
-    from certkeeper.notify.compose import Event
+    from certkeeper.notify.events import Event
     from certkeeper.notify.outbox import FlushReport
     from certkeeper.state import State
 

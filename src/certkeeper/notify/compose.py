@@ -7,89 +7,25 @@ into its description, so the subjects below are a contract with the team.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
 from certkeeper.names import has_control_chars
+from certkeeper.notify.events import (
+    Event,
+    Expiring,
+    Failed,
+    Reloaded,
+    Renewed,
+    event_id,
+)
+
+__all__ = ["Event", "Expiring", "Failed", "Reloaded", "Renewed", "compose", "event_id"]
 
 DASH = "\u2013"  # the guide's subjects use an en dash
 ERROR_OUTPUT_LINES = 60
-DEFAULT_CERTBOT_LOG = "/var/log/letsencrypt/letsencrypt.log"
-
-
-@dataclass(frozen=True)
-class Renewed:
-    """A renewal (or first issuance) that was verified end to end."""
-
-    cert_name: str
-    domains: tuple[str, ...]
-    at: datetime
-    previous_expiry: datetime | None
-    new_expiry: datetime
-    new_not_before: datetime
-    notes: tuple[str, ...] = ()
-
-    kind = "success"
-
-
-@dataclass(frozen=True)
-class Failed:
-    """Any renewal or deploy that did not end with nginx serving the new certificate."""
-
-    cert_name: str
-    domains: tuple[str, ...]
-    at: datetime
-    current_expiry: datetime | None
-    step: str
-    output: str
-    webroot: str = "/var/www/letsencrypt"
-    certbot_log: str = DEFAULT_CERTBOT_LOG
-    notes: tuple[str, ...] = ()
-
-    kind = "error"
-
-
-@dataclass(frozen=True)
-class Expiring:
-    """A certificate that crossed one of notify.warn_days without being renewed."""
-
-    cert_name: str
-    domains: tuple[str, ...]
-    at: datetime
-    expiry: datetime
-    threshold: int
-    monitor_only: bool
-    last_error: str | None = None
-    failures: int = 0
-
-    @property
-    def kind(self) -> str:
-        return f"warning{self.threshold}"
-
-
-@dataclass(frozen=True)
-class Reloaded:
-    """nginx was serving an older certificate than the one on disk and has been reloaded."""
-
-    cert_name: str
-    domains: tuple[str, ...]
-    at: datetime
-    stale_serials: tuple[str, ...]
-    disk_expiry: datetime
-    notes: tuple[str, ...] = field(default=())
-
-    kind = "reloaded"
-
-
-Event = Renewed | Failed | Expiring | Reloaded
-
-
-def event_id(event: Event) -> str:
-    """Stable id of a notice: one e-mail per id, however often delivery is retried."""
-    return f"{event.cert_name}.{event.kind}.{event.at:%Y%m%dT%H%M%SZ}"
 
 
 def stamp(moment: datetime) -> str:
