@@ -92,7 +92,9 @@ def _managed(
     if action is policy.Action.NOTHING:
         if not dry_run:
             rec.last_check = now
-            _failing_warning(cfg, lineage, disk, rec, now, report)
+            # Not due and served as on disk: whatever failed before was fixed (by a person,
+            # or certbot's own timer); the failure streak is over, its last error stays.
+            rec.consecutive_failures = 0
         return
     # The 20-hour guard protects Let's Encrypt's limits; a reload costs nothing, so the
     # MISMATCH repair is never held back by it.

@@ -1,31 +1,17 @@
-"""One host's world on loopback: pebble (ACME), nginx, certbot from PyPI, aiosmtpd.
-
-pebble is shared by the session; every test gets its own nginx, certbot dirs,
-certkeeper config and SMTP catcher, so tests cannot see each other's state.
-"""
+"""Fixtures for the e2e suite: pebble for the session, a fresh host world per test."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trustme
-import yaml
 
-from certkeeper.probe import Target, probe
-from support.peers import Nginx, Pebble, certbot_path, world_readable_dir
-from support.run import certkeeper, service, write_config
+from support.host import Host
+from support.peers import Nginx, Pebble, world_readable_dir
 from support.smtp import Catcher, SMTPServer, free_port
-
-BOARD = "board+e2e@boards.example.com"
 
 
 @pytest.fixture(scope="session")
@@ -38,164 +24,6 @@ def pebble(tmp_path_factory: pytest.TempPathFactory, http_port: int) -> Iterator
     server = Pebble(tmp_path_factory.mktemp("pebble"), http_port).start()
     yield server
     server.stop()
-
-
-@dataclass
-class Host:
-    root: Path
-    pebble: Pebble
-    nginx: Nginx
-    smtp: SMTPServer
-    placeholder: trustme.CA
-    services: dict[str, dict[str, Any]] = field(default_factory=dict)
-    certbot_command: list[str] = field(default_factory=lambda: [certbot_path()])
-    certbot_timeout: float = 120
-    nginx_test_command: list[str] | None = None
-
-    @property
-    def le(self) -> Path:
-        return self.root / "letsencrypt"
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.yaml"
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {"REQUESTS_CA_BUNDLE": str(self.pebble.ca_bundle)}
-
-    def add(self, name: str, *domains: str, renewal_days: int = 31) -> None:
-        self.services[name] = service(
-            name, *domains, webroot=str(self.nginx.webroot), renewal_days=renewal_days
-        )
-        self.nginx.add_site(name, domains, self.placeholder)
-        self.nginx.reload()
-        self.write()
-
-    def write(self) -> None:
-        write_config(
-            self.root,
-            self.services,
-            certbot={
-                "command": self.certbot_command,
-                "config_dir": str(self.le),
-                "extra_args": [
-                    "--server",
-                    self.pebble.directory,
-                    "--work-dir",
-                    str(self.root / "work"),
-                    "--logs-dir",
-                    str(self.root / "logs"),
-                ],
-                "timeout_seconds": self.certbot_timeout,
-            },
-            nginx={
-                "test_command": self.nginx_test_command or self.nginx.test_command,
-                "reload_command": self.nginx.reload_command,
-                "certs_dir": str(self.nginx.certs_dir),
-            },
-            probe={"port": self.nginx.tls_port, "connect_host": "127.0.0.1", "timeout_seconds": 3},
-            notify={
-                "to": BOARD,
-                "from": "operations@example.com",
-                "smtp": {"host": "127.0.0.1", "port": self.smtp.port, "timeout_seconds": 5},
-            },
-            lock_timeout_seconds=120,
-        )
-
-    def run(self, *args: str, timeout: float = 300) -> Any:
-        return certkeeper(self.config, *args, env=self.env, timeout=timeout)
-
-    def check(self, *args: str) -> Any:
-        return self.run("check", "--no-jitter", *args)
-
-    @property
-    def check_argv(self) -> list[str]:
-        """`certkeeper check --no-jitter` for Popen, to run several at once."""
-        return [
-            sys.executable,
-            "-m",
-            "certkeeper",
-            "--config",
-            str(self.config),
-            "check",
-            "--no-jitter",
-        ]
-
-    def certbot_renew(self, *extra: str) -> subprocess.CompletedProcess[str]:
-        """certbot renewing on its own (its timer, or a person): no certkeeper parent."""
-        env = {k: v for k, v in os.environ.items() if k != "CERTKEEPER_PARENT_PID"}
-        env.update(self.env)
-        return subprocess.run(
-            [
-                *self.certbot_command,
-                "renew",
-                "--cert-name",
-                "shop",
-                "--force-renewal",
-                "--no-random-sleep-on-renew",
-                "--non-interactive",
-                "--config-dir",
-                str(self.le),
-                "--work-dir",
-                str(self.root / "work"),
-                "--logs-dir",
-                str(self.root / "logs"),
-                "--server",
-                self.pebble.directory,
-                *extra,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            env=env,
-            check=False,
-        )
-
-    def settle(self, timeout: float = 10) -> None:
-        """Wait until no old nginx worker is still draining after a reload."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            draining = False
-            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-                try:
-                    if b"is shutting down" in cmdline.read_bytes():
-                        draining = True
-                        break
-                except OSError:
-                    continue
-            if not draining:
-                return
-            time.sleep(0.05)
-
-    def served_serial(self, domain: str) -> int | None:
-        self.settle()
-        result = probe(Target(domain, "127.0.0.1", self.nginx.tls_port), timeout=3)
-        return result.cert.serial if result.cert else None
-
-    def disk_serial(self, cert_name: str) -> int | None:
-        from certkeeper.x509info import read_file
-
-        path = self.le / "live" / cert_name / "cert.pem"
-        return read_file(path).serial if path.exists() else None
-
-    def archive_count(self, cert_name: str) -> int:
-        folder = self.le / "archive" / cert_name
-        return len(list(folder.glob("cert*.pem"))) if folder.exists() else 0
-
-    def state(self) -> dict[str, Any]:
-        path = self.root / "state" / "state.json"
-        return json.loads(path.read_text()) if path.exists() else {}
-
-    @property
-    def mails(self) -> list[Any]:
-        return self.smtp.catcher.messages
-
-    def certbot_log(self) -> str:
-        path = self.root / "logs" / "letsencrypt.log"
-        return path.read_text() if path.exists() else ""
 
 
 @pytest.fixture
@@ -211,10 +39,3 @@ def host(tmp_path: Path, pebble: Pebble, http_port: int) -> Iterator[Host]:
         nginx.stop()
         smtp.stop()
         shutil.rmtree(webroot, ignore_errors=True)
-
-
-def dump(proc: Any) -> str:
-    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
-
-
-__all__ = ["BOARD", "Host", "dump", "yaml"]

@@ -10,8 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import Host, dump
-from test_renewal import SHOP, issue, make_due
+from support.host import SHOP, Host, dump, issue, make_due
 
 
 def script(path: Path, body: str) -> str:

@@ -8,18 +8,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Host, dump
-
-from support.peers import age_lineage
-
-SHOP = ("shop.example.test", "www.shop.example.test")
-
-
-def issue(host: Host, name: str = "shop", domains: tuple[str, ...] = SHOP) -> None:
-    host.add(name, *domains)
-    proc = host.check()
-    assert proc.returncode == 0, dump(proc)
-    host.smtp.catcher.raw.clear()
+from support.host import SHOP, Host, dump, issue, make_due
 
 
 def test_first_issuance_then_status_ok(host: Host) -> None:
@@ -43,19 +32,6 @@ def test_first_issuance_then_status_ok(host: Host) -> None:
     rows = json.loads(status.stdout)["certificates"]
     assert [r["state"] for r in rows] == ["OK", "OK"]
     assert {r["served"]["serial"] for r in rows} == {format(serial, "x")}
-
-
-def make_due(host: Host, name: str = "shop", days_left: float = 5.5) -> int:
-    """Move the calendar 85 days on for this certificate: an aged certificate with the same
-    key and names, served by nginx, and certkeeper's memory of its last attempt aged too."""
-    serial = age_lineage(host.le, name, days_left=days_left)
-    path = host.root / "state" / "state.json"
-    doc = json.loads(path.read_text())
-    doc["certs"][name]["last_attempt"] = "2000-01-01T00:00:00Z"
-    path.write_text(json.dumps(doc))
-    host.nginx.reload()
-    assert host.served_serial(SHOP[0]) == serial
-    return serial
 
 
 def test_due_certificate_is_renewed_served_and_announced_once(host: Host) -> None:
