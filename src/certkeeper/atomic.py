@@ -20,6 +20,21 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _discard(tmp: str | Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+
+
+def _swap_in(tmp: str | Path, path: Path) -> None:
+    """Rename the finished temp file over `path`, then make the rename itself durable."""
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _discard(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
 def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     folder = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -29,12 +44,10 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
-    _fsync_dir(folder)
+    _swap_in(tmp, path)
 
 
 def symlink(target: str | Path, path: Path) -> None:
@@ -49,10 +62,4 @@ def symlink(target: str | Path, path: Path) -> None:
         break
     else:  # pragma: no cover - a hundred leftovers means something else is wrong
         raise FileExistsError(f"cannot create a temporary symlink beside {path}")
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
+    _swap_in(tmp, path)

@@ -153,6 +153,29 @@ def _managed(
         report.lines.append(f"{name}: nginx was serving an old certificate; reloaded and verified")
 
 
+def failure(
+    cfg: Config,
+    lineage: Lineage,
+    at: datetime,
+    current_expiry: datetime | None,
+    step: str,
+    output: str,
+    notes: tuple[str, ...],
+) -> Failed:
+    """An ERROR event, with the lineage's webroot and certbot's log filled in for the card."""
+    return Failed(
+        cert_name=lineage.cert_name,
+        domains=lineage.domains,
+        at=at,
+        current_expiry=current_expiry,
+        step=step,
+        output=output,
+        webroot=str(lineage.webroot),
+        certbot_log=certbot.logs_file(cfg),
+        notes=notes,
+    )
+
+
 def _renew(
     cfg: Config,
     svc: Service,
@@ -167,17 +190,8 @@ def _renew(
     at = clock()
 
     def failed(step: str, output: str, extra: tuple[str, ...] = ()) -> Failed:
-        return Failed(
-            cert_name=lineage.cert_name,
-            domains=lineage.domains,
-            at=at,
-            current_expiry=before.not_after if before else None,
-            step=step,
-            output=output,
-            webroot=str(lineage.webroot),
-            certbot_log=certbot.logs_file(cfg),
-            notes=notes + extra,
-        )
+        expiry = before.not_after if before else None
+        return failure(cfg, lineage, at, expiry, step, output, notes + extra)
 
     argv = certbot.issue_argv(cfg, svc, lineage) if issue else certbot.renew_argv(cfg, lineage)
     result = certbot.run(cfg, argv)
@@ -230,16 +244,14 @@ def _redeploy(
     outcome = deploy.deploy(cfg, lineage.cert_name)
     problems = [] if not outcome.ok else deploy.verify_served(cfg, lineage.domains, disk.serial)
     if not outcome.ok or problems:
-        return Failed(
-            cert_name=lineage.cert_name,
-            domains=lineage.domains,
-            at=at,
-            current_expiry=disk.not_after,
-            step=outcome.step or "post-reload probe",
-            output=outcome.output if not outcome.ok else "\n".join(problems),
-            webroot=str(lineage.webroot),
-            certbot_log=certbot.logs_file(cfg),
-            notes=(*notes, "nginx was serving an older certificate than the one on disk"),
+        return failure(
+            cfg,
+            lineage,
+            at,
+            disk.not_after,
+            outcome.step or "post-reload probe",
+            outcome.output if not outcome.ok else "\n".join(problems),
+            (*notes, "nginx was serving an older certificate than the one on disk"),
         )
     return Reloaded(
         cert_name=lineage.cert_name,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from certkeeper import atomic, certbot, deploy, names
 from certkeeper.config import Config
-from certkeeper.notify.events import Event, Failed, Renewed
+from certkeeper.notify.events import Event, Renewed
 from certkeeper.survey import read_disk
 from certkeeper.x509info import CertInfo, read_file
 
@@ -85,16 +85,16 @@ def run(cfg: Config, renewed_lineage: str | None, now: datetime) -> HookResult:
             if problems:
                 step, output = "post-reload probe", "\n".join(problems)
     if step is not None:
-        event: Event = Failed(
-            cert_name=cert_name,
-            domains=lineage.domains,
-            at=now,
-            current_expiry=previous.not_after if previous else None,
-            step=step,
-            output=output,
-            webroot=str(lineage.webroot),
-            certbot_log=certbot.logs_file(cfg),
-            notes=("certbot renewed this certificate on its own; the deploy hook failed",),
+        from certkeeper.check import failure
+
+        event: Event = failure(
+            cfg,
+            lineage,
+            now,
+            previous.not_after if previous else None,
+            step,
+            output,
+            ("certbot renewed this certificate on its own; the deploy hook failed",),
         )
         return HookResult(cert_name, f"{cert_name}: {step} failed", event)
     assert disk is not None
