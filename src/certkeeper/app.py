@@ -5,6 +5,7 @@ Each function takes a loaded Config and returns values; the CLI prints them.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from certkeeper.config import Config, select
 from certkeeper.log import get_logger
 
 if TYPE_CHECKING:
+    from certkeeper.state import State
     from certkeeper.survey import Row
 
 
@@ -110,11 +112,9 @@ def _undelivered(failed: list[tuple[str, str, bool]]) -> list[str]:
     ]
 
 
-def _flush_outbox(cfg: Config, state: object, result: CheckResult) -> None:
+def _flush_outbox(cfg: Config, state: State, result: CheckResult) -> None:
     from certkeeper.notify import outbox
-    from certkeeper.state import State
 
-    assert isinstance(state, State)
     if outbox.count(cfg.state_dir) == 0:
         return
     report = outbox.flush(cfg.state_dir, cfg.notify.smtp, state, now())
@@ -133,8 +133,6 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> tuple[str, int]:
     from certkeeper.notify.events import Failed
 
     log = get_logger(command="deploy-hook")
-    import os
-
     if os.environ.get(PARENT_ENV):
         # The check run that started certbot holds the lock and does the deploy itself.
         outcome = hook.run(cfg, renewed_lineage, now())
