@@ -52,7 +52,19 @@ def status(cfg: Config, only: str | None) -> StatusResult:
 class CheckResult:
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Said on stderr and in syslog, without failing the run.
+    warnings: list[str] = field(default_factory=list)
     exit_code: int = 0
+
+
+def unsent_warning(cfg: Config) -> str | None:
+    """A host without notify.to renews silently: nobody would hear of an ERROR."""
+    if cfg.notify.to is not None:
+        return None
+    return (
+        f"notify.to is not set in {cfg.path}: notices go nowhere, so no SUCCESS, ERROR or "
+        "WARNING card reaches the team; set notify.to to the board's address"
+    )
 
 
 def jitter_seconds(cfg: Config, no_jitter: bool, dry_run: bool, interactive: bool) -> float:
@@ -71,6 +83,10 @@ def check(
 
     services = select(cfg, only)
     result = CheckResult()
+    unsent = unsent_warning(cfg)
+    if unsent:
+        result.warnings.append(unsent)
+        get_logger(command="check").warning("notify.unset", message=unsent)
     if dry_run:
         state = state_mod.load(cfg.state_dir, now(), repair=False)
         report = checking.run(cfg, services, state, now, dry_run=True, force=force)

@@ -63,6 +63,16 @@ def run(
     return report
 
 
+def _own_served(rows: list[Row]) -> list[CertInfo | None]:
+    """What nginx serves for each name, counting only certificates that name it.
+
+    A name nginx does not serve yet (no server block: its default server answers with
+    another site's certificate) must neither look like a missed reload nor make this
+    lineage due because that other certificate is old.
+    """
+    return [r.probe.cert if r.probe.covered else None for r in rows]
+
+
 def _probe_notes(rows: list[Row]) -> tuple[str, ...]:
     return tuple(
         f"probe of {r.domain} failed, so the decision used the certificate on disk: {r.probe.error}"
@@ -85,7 +95,7 @@ def _managed(
 ) -> None:
     now = clock()
     disk = rows[0].disk if rows else None
-    served = [r.probe.cert for r in rows]
+    served = _own_served(rows)
     action = policy.plan(served, disk, renewal_days=svc.renewal_days, now=now)
     rec = state.cert(lineage.cert_name)
     name = lineage.cert_name
@@ -132,7 +142,10 @@ def _managed(
             sorted({c.serial_hex for c in served if c and disk and c.serial != disk.serial})
         )
         assert disk is not None
-        event = _redeploy(cfg, lineage, disk, stale, clock, notes)
+        # What clients see: an ERROR card's "Current expiry" is the old served certificate's.
+        current = policy.earliest(disk, *served)
+        assert current is not None
+        event = _redeploy(cfg, lineage, disk, current, stale, clock, notes)
     else:
         before = policy.earliest(disk, *served) if disk else None
         event = _renew(
@@ -144,13 +157,23 @@ def _managed(
         report.problems.append(f"{name}: {event.step} failed: {_first_line(event.output)}")
         _failing_warning(cfg, lineage, disk, rec, event.at, report)
     elif isinstance(event, Renewed):
-        verb = "issued" if event.previous_expiry is None else "renewed"
-        report.lines.append(
-            f"{name}: {verb}; nginx now serves it on {', '.join(lineage.domains)}; "
-            f"expires {event.new_expiry:%Y-%m-%d %H:%M} UTC"
-        )
+        report.lines.append(_renewed_line(event))
     else:
         report.lines.append(f"{name}: nginx was serving an old certificate; reloaded and verified")
+
+
+def _renewed_line(event: Renewed) -> str:
+    verb = "issued" if event.previous_expiry is None else "renewed"
+    expires = f"expires {event.new_expiry:%Y-%m-%d %H:%M} UTC"
+    if not event.not_served:
+        served_on = ", ".join(event.domains)
+        return f"{event.cert_name}: {verb}; nginx now serves it on {served_on}; {expires}"
+    return (
+        f"{event.cert_name}: {verb}; {expires}; not served by nginx yet: "
+        + "; ".join(event.not_served)
+        + "; the server block must use "
+        + " and ".join(event.server_block)
+    )
 
 
 def failure(
@@ -218,9 +241,14 @@ def _renew(
     if not outcome.ok:
         assert outcome.step is not None
         return failed(outcome.step, outcome.output)
-    problems = deploy.verify_served(cfg, lineage.domains, after.serial)
-    if problems:
-        return failed("post-reload probe", "\n".join(problems))
+    answers = deploy.watch_served(cfg, lineage.domains, after.serial, first_issuance=issue)
+    not_served = tuple(a.detail for a in answers if a.seen is not deploy.Seen.NEW)
+    # A renewal is a SUCCESS only when every name serves the new serial. A first issuance
+    # often comes before its server block exists (Ansible adds it once the certificate
+    # does): disk, links, nginx -t and the reload are what it can prove, and the card
+    # says per name what nginx serves.
+    if not_served and not issue:
+        return failed("post-reload probe", "\n".join(not_served))
     return Renewed(
         cert_name=lineage.cert_name,
         domains=lineage.domains,
@@ -229,6 +257,8 @@ def _renew(
         new_expiry=after.not_after,
         new_not_before=after.not_before,
         notes=notes,
+        not_served=not_served,
+        server_block=deploy.server_block_lines(cfg, lineage.cert_name) if not_served else (),
     )
 
 
@@ -236,6 +266,7 @@ def _redeploy(
     cfg: Config,
     lineage: Lineage,
     disk: CertInfo,
+    current: CertInfo,
     stale: tuple[str, ...],
     clock: Clock,
     notes: tuple[str, ...],
@@ -248,7 +279,7 @@ def _redeploy(
             cfg,
             lineage,
             at,
-            disk.not_after,
+            current.not_after,
             outcome.step or "post-reload probe",
             outcome.output if not outcome.ok else "\n".join(problems),
             (*notes, "nginx was serving an older certificate than the one on disk"),

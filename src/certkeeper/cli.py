@@ -75,8 +75,9 @@ def show(result: CheckResult) -> int:
 
 
 ONLY_HELP = (
-    "Limit to one service: its file name in services_dir without .yaml, or the old "
-    "cron spelling cert_renewal_<service> / cert_expiry_<service>."
+    "Limit to one service: its file name in services_dir without .yaml, the old "
+    "cron spelling cert_renewal_<service> / cert_expiry_<service>, or a cert_name "
+    "(as an ERROR card prints it)."
 )
 
 
@@ -131,13 +132,17 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
 
     def body() -> int:
         from certkeeper import app, render
+        from certkeeper.survey import probe_view
 
         result = app.status(cfg, only)
+        view = probe_view(cfg)
         if as_json:
-            click.echo(render.status_json(result.rows, result.outbox_waiting))
+            click.echo(render.status_json(result.rows, result.outbox_waiting, view))
         else:
             click.echo(
-                render.status_table(result.rows, result.outbox_waiting, colour=sys.stdout.isatty())
+                render.status_table(
+                    result.rows, result.outbox_waiting, colour=sys.stdout.isatty(), view=view
+                )
             )
         return result.exit_code
 
@@ -186,6 +191,8 @@ def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: boo
             no_jitter=no_jitter,
             interactive=sys.stdin.isatty(),
         )
+        for line in result.warnings:
+            click.echo(f"WARNING: {line}", err=True)
         for line in result.lines:
             click.echo(line)
         for line in result.problems:
@@ -254,8 +261,11 @@ def config_validate(obj: Ctx) -> None:
     cfg = obj.load()
     count = sum(len(s.lineages) for s in cfg.services)
     click.echo(f"OK: {cfg.path}: {len(cfg.services)} service(s), {count} certificate(s)")
-    if cfg.notify.to is None:
-        click.echo("note: notify.to is not set, so no notice will be e-mailed", err=True)
+    from certkeeper.app import unsent_warning
+
+    unsent = unsent_warning(cfg)
+    if unsent:
+        click.echo(f"WARNING: {unsent}", err=True)
 
 
 @config_group.command("show")

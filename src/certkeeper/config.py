@@ -11,7 +11,7 @@ import difflib
 import os
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,10 @@ class NginxSettings:
 @dataclass(frozen=True)
 class ProbeSettings:
     port: int = 443
-    connect_host: str | None = None
+    # "local": this host's nginx on loopback, by SNI (hosts come in pairs that serve the
+    # same names, so following DNS may land on the other host). "dns": follow public DNS,
+    # an explicit opt-in. Anything else: that host or address.
+    connect_host: str = "local"
     timeout_seconds: float = 10.0
     concurrency: int = 16
 
@@ -378,7 +381,8 @@ def load(path: Path) -> Config:
     chk.unknown_keys(pr, _PROBE_KEYS, "probe")
     probe = ProbeSettings(
         port=chk.integer(pr, "port", "probe", 443, 1, 65535),
-        connect_host=chk.text(pr, "connect_host", "probe", None, names.host_or_address),
+        # null (the old default, which followed DNS) now means the default: this host's nginx.
+        connect_host=chk.text(pr, "connect_host", "probe", "local", names.probe_host) or "local",
         timeout_seconds=chk.seconds(pr, "timeout_seconds", "probe", 10.0, hi=300),
         concurrency=chk.integer(pr, "concurrency", "probe", 16, 1, 256),
     )
@@ -628,7 +632,9 @@ def _links(chk: _Checker, ours: Mapping[str, Any], lineages: list[Lineage]) -> l
 
 
 def select(cfg: Config, only: str | None) -> tuple[Service, ...]:
-    """The services `--only` names; accepts the cron spellings cert_renewal_X / cert_expiry_X."""
+    """The services `--only` names: a service (its file name), the cron spellings
+    cert_renewal_X / cert_expiry_X, or a cert_name (as the ERROR card prints it), which
+    selects that one certificate of its service."""
     if not only:
         return cfg.services
     wanted = only
@@ -637,12 +643,20 @@ def select(cfg: Config, only: str | None) -> tuple[Service, ...]:
             wanted = only[len(prefix) :]
             break
     chosen = tuple(svc for svc in cfg.services if svc.name == wanted)
-    if not chosen:
-        known = ", ".join(svc.name for svc in cfg.services) or "(none)"
-        raise ConfigError(
-            [f"--only = {only!r}: expected a service file in {cfg.services_dir}; known: {known}"]
-        )
-    return chosen
+    if chosen:
+        return chosen
+    for svc in cfg.services:
+        lineages = tuple(lin for lin in svc.lineages if lin.cert_name == wanted)
+        if lineages:
+            return (replace(svc, lineages=lineages),)
+    known = ", ".join(svc.name for svc in cfg.services) or "(none)"
+    certs = ", ".join(lin.cert_name for svc in cfg.services for lin in svc.lineages) or "(none)"
+    raise ConfigError(
+        [
+            f"--only = {only!r}: expected a service file in {cfg.services_dir} or a cert_name; "
+            f"services: {known}; cert_names: {certs}"
+        ]
+    )
 
 
 def as_dict(cfg: Config) -> dict[str, Any]:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from certkeeper import atomic, nginx
 from certkeeper.config import Config
+from certkeeper.probe import ProbeResult
 from certkeeper.survey import live_dir, probe_domains
 
 # nginx applies a reload asynchronously; give it this long to answer with the new certificate.
@@ -47,6 +49,15 @@ def make_links(cfg: Config, cert_name: str) -> list[Path]:
     return made
 
 
+def server_block_lines(cfg: Config, cert_name: str) -> tuple[str, ...]:
+    """The nginx directives that serve this lineage through the guide's symlinks."""
+    lines: list[str] = []
+    for link in cfg.links_for(cert_name):
+        base = cfg.nginx.certs_dir / link.name
+        lines += [f"ssl_certificate {base}.fullchain.crt;", f"ssl_certificate_key {base}.key;"]
+    return tuple(lines)
+
+
 def deploy(cfg: Config, cert_name: str) -> DeployOutcome:
     try:
         make_links(cfg, cert_name)
@@ -65,24 +76,69 @@ def deploy(cfg: Config, cert_name: str) -> DeployOutcome:
     return DeployOutcome(True)
 
 
-def verify_served(cfg: Config, domains: tuple[str, ...], serial: int) -> list[str]:
-    """Poll until every domain serves `serial` in consecutive rounds.
+class Seen(StrEnum):
+    """What this host's nginx answered for one name after the reload."""
 
-    Returns one problem line per domain that doesn't; empty means verified.
+    NEW = "new"  # the certificate we just put in place
+    ABSENT = "absent"  # nothing for this name: no TLS answer, or a certificate without it
+    OTHER = "other"  # a different certificate that names it
+
+
+@dataclass(frozen=True)
+class Answer:
+    domain: str
+    seen: Seen
+    detail: str  # a sentence for the card and stdout
+
+
+def _answer(domain: str, result: ProbeResult, serial: int) -> Answer:
+    cert = result.cert
+    if cert is None:
+        return Answer(domain, Seen.ABSENT, f"{domain}: probe failed: {result.error}")
+    if cert.serial == serial:
+        return Answer(domain, Seen.NEW, f"{domain}: nginx serves the new certificate")
+    if not result.covered:
+        return Answer(
+            domain,
+            Seen.ABSENT,
+            f"{domain}: nginx does not serve this name yet (it answered with a certificate "
+            f"for {', '.join(cert.sans[:3]) or 'another name'})",
+        )
+    return Answer(
+        domain,
+        Seen.OTHER,
+        f"{domain}: nginx serves a different certificate for this name: serial "
+        f"{cert.serial_hex} from {cert.issuer} (expires {cert.not_after:%Y-%m-%d %H:%M} UTC), "
+        f"not the new {serial:x}",
+    )
+
+
+def watch_served(
+    cfg: Config, domains: tuple[str, ...], serial: int, *, first_issuance: bool = False
+) -> list[Answer]:
+    """Poll this host's nginx until its answers for every name have settled.
+
+    A renewal has settled when every name serves `serial` in VERIFY_ROUNDS consecutive
+    rounds. A first issuance may meet names nginx does not serve yet (Ansible adds the
+    server block once the certificate exists), so it has also settled when the same
+    answers, none of them an old certificate for the name, repeat for VERIFY_ROUNDS rounds.
+    Gives up after VERIFY_SECONDS and returns the last round's answers.
     """
     deadline = time.monotonic() + VERIFY_SECONDS
-    good_rounds = 0
+    previous: list[Seen] = []
+    steady = 0
     while True:
-        problems = []
-        for domain, result in zip(domains, probe_domains(cfg, list(domains)), strict=True):
-            if result.cert is None:
-                problems.append(f"{domain}: probe failed: {result.error}")
-            elif result.cert.serial != serial:
-                problems.append(
-                    f"{domain}: nginx still serves serial {result.cert.serial_hex} "
-                    f"(expires {result.cert.not_after:%Y-%m-%d %H:%M} UTC), not {serial:x}"
-                )
-        good_rounds = 0 if problems else good_rounds + 1
-        if good_rounds >= VERIFY_ROUNDS or time.monotonic() >= deadline:
-            return problems
+        results = probe_domains(cfg, list(domains))
+        answers = [_answer(d, r, serial) for d, r in zip(domains, results, strict=True)]
+        seen = [a.seen for a in answers]
+        ok = Seen.OTHER not in seen if first_issuance else all(s is Seen.NEW for s in seen)
+        steady = (steady + 1 if seen == previous else 1) if ok else 0
+        previous = seen
+        if steady >= VERIFY_ROUNDS or time.monotonic() >= deadline:
+            return answers
         time.sleep(VERIFY_INTERVAL)
+
+
+def verify_served(cfg: Config, domains: tuple[str, ...], serial: int) -> list[str]:
+    """One problem line per domain that does not serve `serial`; empty means verified."""
+    return [a.detail for a in watch_served(cfg, domains, serial) if a.seen is not Seen.NEW]

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from certkeeper import atomic, certbot, deploy, names
+from certkeeper import atomic, certbot, deploy, names, policy
 from certkeeper.config import Config
 from certkeeper.notify.events import Event, Renewed
-from certkeeper.survey import read_disk
+from certkeeper.survey import probe_domains, read_disk
 from certkeeper.x509info import CertInfo, read_file
 
 HOOK_NAME = "certkeeper.sh"
@@ -87,11 +87,15 @@ def run(cfg: Config, renewed_lineage: str | None, now: datetime) -> HookResult:
     if step is not None:
         from certkeeper.check import failure
 
+        # "Current expiry" is what clients see: the earliest of what nginx still serves
+        # for the names, the certificate this renewal replaced, and the disk.
+        served = [r.cert for r in probe_domains(cfg, list(lineage.domains)) if r.covered]
+        current = policy.earliest(previous, *served) or disk
         event: Event = failure(
             cfg,
             lineage,
             now,
-            previous.not_after if previous else None,
+            current.not_after if current else None,
             step,
             output,
             ("certbot renewed this certificate on its own; the deploy hook failed",),

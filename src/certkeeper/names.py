@@ -83,6 +83,24 @@ def email_address(value: str) -> str:
     return value
 
 
+PROBE_LOCAL = "local"
+PROBE_DNS = "dns"
+LOOPBACK = "127.0.0.1"
+
+
+def probe_host(value: str) -> str:
+    """probe.connect_host: `local`, `dns`, a host name or an IP address."""
+    if value in (PROBE_LOCAL, PROBE_DNS):
+        return value
+    try:
+        return host_or_address(value)
+    except ValueError:
+        raise ValueError(
+            "local (this host's nginx, the default), dns (follow public DNS), "
+            "a host name or an IP address, e.g. 127.0.0.1"
+        ) from None
+
+
 def host_or_address(value: str) -> str:
     """Where to connect: a host name or an IPv4/IPv6 literal."""
     import ipaddress

@@ -45,6 +45,8 @@ def row_dict(row: Row) -> dict[str, Any]:
         "monitor_state": a.monitor.value if a.monitor else None,
         "days_left": a.days_left,
         "reason": a.reason or None,
+        # Where "served" was asked: this host's nginx by default, not the pair's other host.
+        "target": _address(row.probe.target.host, row.probe.target.port),
         "served": {
             "not_after": iso(served.not_after) if served else None,
             "serial": served.serial_hex if served else None,
@@ -59,13 +61,21 @@ def row_dict(row: Row) -> dict[str, Any]:
     }
 
 
-def status_json(rows: list[Row], outbox_waiting: int) -> str:
-    doc = {"certificates": [row_dict(r) for r in rows], "outbox_waiting": outbox_waiting}
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def status_json(rows: list[Row], outbox_waiting: int, view: str) -> str:
+    doc = {
+        "certificates": [row_dict(r) for r in rows],
+        "outbox_waiting": outbox_waiting,
+        "probe": view,
+    }
     # One line: json's C encoder only runs without indent, and `jq .` pretty-prints.
     return json.dumps(doc)
 
 
-def status_table(rows: list[Row], outbox_waiting: int, colour: bool) -> str:
+def status_table(rows: list[Row], outbox_waiting: int, colour: bool, view: str) -> str:
     header = [
         "SERVICE",
         "CERT",
@@ -108,6 +118,7 @@ def status_table(rows: list[Row], outbox_waiting: int, colour: bool) -> str:
             padded = cells[3].ljust(widths[3])
             text = text.replace(padded, f"\x1b[{code}m{padded}\x1b[0m", 1)
         lines.append(text)
+    lines.append(f"\nSERVED = what {view} answers")
     if outbox_waiting:
         lines.append(
             f"\n{outbox_waiting} notice(s) waiting in the outbox: run `certkeeper notify outbox`"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from certkeeper import policy
+from certkeeper import names, policy
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.probe import ProbeResult, Target, probe_many
 from certkeeper.x509info import CertInfo, read_file
@@ -41,10 +41,32 @@ def read_disk(cfg: Config, cert_name: str) -> tuple[CertInfo | None, str | None]
         return None, f"{path}: {exc}"
 
 
+def connect_host(cfg: Config, sni: str) -> str:
+    """Where a probe connects. By default this host's own nginx: the two hosts of a pair
+    serve the same names, and an agent must judge what *its* nginx serves."""
+    mode = cfg.probe.connect_host
+    if mode == names.PROBE_LOCAL:
+        return names.LOOPBACK
+    return sni if mode == names.PROBE_DNS else mode
+
+
+def probe_view(cfg: Config) -> str:
+    """One line naming what `served` means in this run, for status and doctor."""
+    mode, port = cfg.probe.connect_host, cfg.probe.port
+    if mode == names.PROBE_LOCAL:
+        return f"this host's nginx at {names.LOOPBACK}:{port} (probe.connect_host: local)"
+    if mode == names.PROBE_DNS:
+        return (
+            f"each name as public DNS resolves it, port {port} (probe.connect_host: dns; "
+            "on a pair of hosts this may be the other host)"
+        )
+    return f"{mode}:{port} (probe.connect_host: {mode})"
+
+
 def target_for(cfg: Config, domain: str) -> Target:
     # A wildcard name cannot be sent as SNI; ask for a representative name under it.
     sni = "certkeeper-probe." + domain[2:] if domain.startswith("*.") else domain
-    return Target(sni, cfg.probe.connect_host or sni, cfg.probe.port)
+    return Target(sni, connect_host(cfg, sni), cfg.probe.port)
 
 
 def probe_domains(cfg: Config, domains: list[str], trust: bool = False) -> list[ProbeResult]:

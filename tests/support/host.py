@@ -48,12 +48,16 @@ class Host:
     def env(self) -> dict[str, str]:
         return {"REQUESTS_CA_BUNDLE": str(self.pebble.ca_bundle)}
 
-    def add(self, name: str, *domains: str, renewal_days: int = 31) -> None:
+    def add(self, name: str, *domains: str, renewal_days: int = 31, site: bool = True) -> None:
+        """A service file; with site=True also its TLS server block (with a placeholder
+        certificate), as Ansible deploys it. site=False is the usual first-issuance state:
+        the server block comes once the certificate exists."""
         self.services[name] = service(
             name, *domains, webroot=str(self.nginx.webroot), renewal_days=renewal_days
         )
-        self.nginx.add_site(name, domains, self.placeholder)
-        self.nginx.reload()
+        if site:
+            self.nginx.add_site(name, domains, self.placeholder)
+            self.nginx.reload()
         self.write()
 
     def write(self) -> None:
@@ -78,7 +82,7 @@ class Host:
                 "reload_command": self.nginx.reload_command,
                 "certs_dir": str(self.nginx.certs_dir),
             },
-            probe={"port": self.nginx.tls_port, "connect_host": "127.0.0.1", "timeout_seconds": 3},
+            probe={"port": self.nginx.tls_port, "timeout_seconds": 3},
             notify={
                 "to": BOARD,
                 "from": "operations@example.com",

@@ -29,15 +29,20 @@ from support.smtp import free_port
 DAY = 86400
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 15) -> None:
+def wait_port(
+    port: int,
+    proc: subprocess.Popen[bytes] | None = None,
+    timeout: float = 15,
+    host: str = "127.0.0.1",
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before listening")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 0.2):
             return
         time.sleep(0.05)
-    raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+    raise RuntimeError(f"nothing listened on {host}:{port} within {timeout}s")
 
 
 def world_readable_dir(prefix: str) -> Path:
@@ -134,12 +139,24 @@ class Pebble:
 class Nginx:
     """nginx-light, unprivileged-style: its own prefix, pid and logs, daemon on."""
 
-    def __init__(self, prefix: Path, webroot: Path, certs_dir: Path, http_port: int) -> None:
+    def __init__(
+        self,
+        prefix: Path,
+        webroot: Path,
+        certs_dir: Path,
+        http_port: int,
+        *,
+        address: str = "127.0.0.1",
+        tls_port: int | None = None,
+    ) -> None:
+        """`address` and `tls_port` let a second instance stand in for the other host of a
+        pair: same port, another loopback address (127.0.0.2), other certificates."""
         self.prefix = prefix
         self.webroot = webroot
         self.certs_dir = certs_dir
         self.http_port = http_port
-        self.tls_port = free_port()
+        self.address = address
+        self.tls_port = tls_port or free_port()
         self.conf = prefix / "nginx.conf"
         self.sites = prefix / "sites"
         self.sites.mkdir(parents=True, exist_ok=True)
@@ -171,24 +188,33 @@ class Nginx:
             "worker_processes 1;\nevents { worker_connections 256; }\n"
             "http {\n  access_log off;\n"
             + temp
-            + f"  server {{\n    listen 127.0.0.1:{self.http_port};\n"
+            + f"  server {{\n    listen {self.address}:{self.http_port};\n"
             "    location /.well-known/acme-challenge/ {\n"
             f"      root {self.challenge_root};\n      default_type text/plain;\n    }}\n  }}\n"
             f"  include {self.sites}/*.conf;\n}}\n"
         )
 
-    def add_site(self, link_name: str, domains: tuple[str, ...], placeholder: trustme.CA) -> None:
+    def add_site(
+        self,
+        link_name: str,
+        domains: tuple[str, ...],
+        placeholder: trustme.CA,
+        files: tuple[Path, Path] | None = None,
+    ) -> None:
         """A TLS server block reading the guide's symlink names; a self-signed placeholder
-        stands in until the first issuance, as the team's Ansible does."""
+        stands in until the first issuance, as the team's Ansible does. `files` points the
+        block at other certificate and key files instead (a hand-made certificate)."""
         self.certs_dir.mkdir(parents=True, exist_ok=True)
-        crt = self.certs_dir / f"{link_name}.fullchain.crt"
-        key = self.certs_dir / f"{link_name}.key"
+        crt, key = files or (
+            self.certs_dir / f"{link_name}.fullchain.crt",
+            self.certs_dir / f"{link_name}.key",
+        )
         if not crt.exists():
             cert = placeholder.issue_cert(*domains)
             crt.write_bytes(b"".join(b.bytes() for b in cert.cert_chain_pems))
             key.write_bytes(cert.private_key_pem.bytes())
         (self.sites / f"{link_name}.conf").write_text(
-            f"server {{\n  listen 127.0.0.1:{self.tls_port} ssl;\n"
+            f"server {{\n  listen {self.address}:{self.tls_port} ssl;\n"
             f"  server_name {' '.join(domains)};\n"
             f"  ssl_certificate {crt};\n  ssl_certificate_key {key};\n"
             "  location / { return 204; }\n}\n"
@@ -196,7 +222,7 @@ class Nginx:
 
     def start(self) -> Nginx:
         subprocess.run([*self.base_argv], check=True, timeout=30, capture_output=True)
-        wait_port(self.http_port)
+        wait_port(self.http_port, host=self.address)
         return self
 
     def reload(self) -> None:

@@ -46,7 +46,8 @@ def write_config(
         "jitter_seconds": 0,
         "certbot": {"config_dir": "letsencrypt"},
         "nginx": {"certs_dir": "nginx-certs"},
-        "probe": {"connect_host": "127.0.0.1", "timeout_seconds": 2},
+        # probe.connect_host is left at its default: this host's nginx on 127.0.0.1.
+        "probe": {"timeout_seconds": 2},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(doc.get(key), dict):

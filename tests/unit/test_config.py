@@ -316,12 +316,72 @@ def test_unknown_only_is_a_config_error_with_the_known_names(tmp_path: Path) -> 
     cfg = write_config(tmp_path, {"shop": GOOD})
     check = certkeeper(cfg, "check", "--only", "cert_renewal_shoop", "--no-jitter")
     assert check.returncode == 2
-    assert check.stderr.strip() == (
-        f"--only = 'cert_renewal_shoop': expected a service file in {tmp_path}/services.d; "
-        "known: shop"
+    assert check.stderr.strip().splitlines()[-1] == (
+        f"--only = 'cert_renewal_shoop': expected a service file in {tmp_path}/services.d "
+        "or a cert_name; services: shop; cert_names: shop"
     )
     status = certkeeper(cfg, "status", "--only", "shoop")
     assert status.returncode == 3
+
+
+def test_only_accepts_the_cert_name_an_error_card_prints(tmp_path: Path) -> None:
+    """The ERROR card says `certkeeper status --only <cert_name>`; it must work as printed
+    when the lineage is named differently from its service file."""
+    portal = service("partner-portal", "portal.example.com", link="partner")
+    other = service("partner-api", "api.partner.example.com", link="partner-api")
+    portal["certbot_domains"] += other["certbot_domains"]  # type: ignore[operator]
+    portal["certbot_services"] += other["certbot_services"]  # type: ignore[operator]
+    cfg = write_config(tmp_path, {"partner": portal, "shop": GOOD})
+    proc = certkeeper(cfg, "check", "--dry-run", "--only", "partner-api")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (
+        "would issue partner-api (no certificate on disk; service partner)"
+    )
+    whole = certkeeper(cfg, "check", "--dry-run", "--only", "cert_renewal_partner")
+    assert whole.stdout.count("would issue") == 2, whole.stdout
+
+
+@pytest.mark.parametrize("value", ["local", "dns", None, "127.0.0.2", "app4.example.com"])
+def test_probe_connect_host_accepts_local_dns_and_addresses(tmp_path: Path, value: object) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD}, probe={"connect_host": value})
+    proc = certkeeper(cfg, "config", "show")
+    assert proc.returncode == 0, proc.stderr
+    shown = yaml.safe_load(proc.stdout)["probe"]["connect_host"]
+    assert shown == (value or "local")
+
+
+def test_probe_defaults_to_this_hosts_nginx(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD})
+    doc = yaml.safe_load(cfg.read_text())
+    del doc["probe"]
+    cfg.write_text(yaml.safe_dump(doc))
+    proc = certkeeper(cfg, "config", "show")
+    assert yaml.safe_load(proc.stdout)["probe"]["connect_host"] == "local"
+
+
+def test_bad_probe_connect_host(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD}, probe={"connect_host": "not a host"})
+    assert only_problem(cfg) == (
+        f"{cfg}: probe.connect_host = 'not a host': expected local (this host's nginx, the "
+        "default), dns (follow public DNS), a host name or an IP address, e.g. 127.0.0.1"
+    )
+
+
+def test_missing_notify_to_is_loud(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD})
+    warning = (
+        f"WARNING: notify.to is not set in {cfg}: notices go nowhere, so no SUCCESS, ERROR or "
+        "WARNING card reaches the team; set notify.to to the board's address"
+    )
+    validate = certkeeper(cfg, "config", "validate")
+    assert validate.returncode == 0
+    assert validate.stderr.strip() == warning
+    check = certkeeper(cfg, "check", "--dry-run")
+    assert check.returncode == 0
+    assert check.stderr.strip() == warning
+    assert check.stdout.startswith("would issue shop")
+    told = write_config(tmp_path, {"shop": GOOD}, notify={"to": "board@example.com"})
+    assert certkeeper(told, "config", "validate").stderr == ""
 
 
 def test_status_reports_config_errors_as_unknown(tmp_path: Path) -> None:

@@ -101,14 +101,39 @@ def _renewed(e: Renewed) -> list[str]:
         f"New expiry: {date(e.new_expiry)} (~{lifetime} days)",
         f"Cert name: {e.cert_name}",
         f"Renewed at: {stamp(e.at)}",
-        # Written only for verified reloads: an unverified one is an ERROR notice instead.
-        "Nginx has been reloaded with the new certificate.",
+        *_served(e),
         "",
         _domains_line(e.domains),
         *_notes(e.notes),
         "",
-        "Action Required: None. This is a success confirmation.",
+        _renewed_action(e),
     ]
+
+
+def _served(e: Renewed) -> list[str]:
+    if not e.not_served:
+        # Written only for verified reloads: an unverified renewal is an ERROR notice instead.
+        return ["Nginx has been reloaded with the new certificate."]
+    serving = [d for d in e.domains if not any(n.startswith(f"{d}: ") for n in e.not_served)]
+    return [
+        "Nginx has been reloaded (nginx -t passed). It serves the new certificate on: "
+        + (", ".join(serving) or "none of its names yet"),
+        "",
+        "Not served with the new certificate yet:",
+        *(f"  {line}" for line in e.not_served),
+        "",
+        "The TLS server block for these names must use:",
+        *(f"  {line}" for line in e.server_block),
+    ]
+
+
+def _renewed_action(e: Renewed) -> str:
+    if not e.not_served:
+        return "Action Required: None. This is a success confirmation."
+    return (
+        "Action Required: deploy the TLS server block for the names above (the usual Ansible "
+        "run); `certkeeper status` shows them as not served until nginx serves this certificate."
+    )
 
 
 def _failed(e: Failed) -> list[str]:

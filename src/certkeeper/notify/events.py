@@ -23,6 +23,11 @@ class Renewed:
     new_expiry: datetime
     new_not_before: datetime
     notes: tuple[str, ...] = ()
+    # First issuance only (a renewal is a SUCCESS only when every name serves it): the
+    # names nginx does not serve the new certificate on yet, one sentence each, and the
+    # ssl_certificate lines their server block must use.
+    not_served: tuple[str, ...] = ()
+    server_block: tuple[str, ...] = ()
 
     kind = "success"
 
