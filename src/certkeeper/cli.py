@@ -114,8 +114,9 @@ def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
 @click.option("--only", metavar="NAME", help=ONLY_HELP)
 @click.pass_obj
 def status(obj: Ctx, as_json: bool, only: str | None) -> None:
-    """Show every certificate this host should serve: what nginx serves (TLS probe with SNI),
-    what is on disk, days left and what is wrong. Changes nothing.
+    """Show every certificate this host should serve: what this host's nginx serves (TLS
+    probe with SNI on 127.0.0.1; probe.connect_host: dns follows DNS instead), what is on
+    disk, days left and what is wrong. Changes nothing.
 
     \b
     States: OK, DUE (inside the renewal window), EXPIRED, MISMATCH (nginx serves
