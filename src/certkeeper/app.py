@@ -17,6 +17,7 @@ from certkeeper.config import Config, select
 from certkeeper.log import get_logger
 
 if TYPE_CHECKING:
+    from certkeeper.check import Journal as checking_Journal
     from certkeeper.state import State
     from certkeeper.survey import Row
 
@@ -33,16 +34,17 @@ class StatusResult:
     rows: list[Row]
     outbox_waiting: int
     exit_code: int
+    quarantined: int = 0  # unreadable outbox files set aside for a person
 
 
 def status(cfg: Config, only: str | None) -> StatusResult:
-    from certkeeper.notify.outbox import count
+    from certkeeper.notify.outbox import count, quarantined
     from certkeeper.survey import survey
 
     services = select(cfg, only)
     rows = survey(cfg, services, now(), trust=True)
     code = policy.status_exit_code(r.assessment for r in rows)
-    return StatusResult(rows, count(cfg.state_dir), code)
+    return StatusResult(rows, count(cfg.state_dir), code, len(quarantined(cfg.state_dir)))
 
 
 # ------------------------------------------------------------------------- check
@@ -55,6 +57,14 @@ class CheckResult:
     # Said on stderr and in syslog, without failing the run.
     warnings: list[str] = field(default_factory=list)
     exit_code: int = 0
+
+
+def trusted_dirs(cfg: Config) -> None:
+    """Refuse (exit 2) a state, outbox or lock directory that others could write."""
+    from certkeeper.notify.outbox import outbox_dir
+    from certkeeper.trust import require_private_dirs
+
+    require_private_dirs(cfg.state_dir, outbox_dir(cfg.state_dir), cfg.lock_file)
 
 
 def unsent_warning(cfg: Config) -> str | None:
@@ -82,6 +92,7 @@ def check(
     from certkeeper.lock import host_lock
 
     services = select(cfg, only)
+    trusted_dirs(cfg)
     result = CheckResult()
     unsent = unsent_warning(cfg)
     if unsent:
@@ -99,16 +110,19 @@ def check(
     with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
         state = state_mod.load(cfg.state_dir, now())
         result.problems.extend(state.warnings)
-        _flush_outbox(cfg, state, result)
-        report = checking.run(cfg, services, state, now, dry_run=False, force=force)
+        report = checking.run(
+            cfg, services, state, now, dry_run=False, force=force, journal=_journal(cfg, state)
+        )
         result.lines.extend(report.lines)
         result.problems.extend(report.problems)
-        if report.events:
-            from certkeeper.notify import announce
+        # After the renewals: notification trouble (a dead relay, a bad password, a
+        # broken message) must never stand between a due certificate and certbot.
+        from certkeeper.notify.events import event_id
 
-            delivery = announce(cfg, state, report.events, now())
-            result.problems.extend(_undelivered(delivery.failed))
-        state.save(now())
+        _flush_outbox(cfg, state, result, fresh={event_id(e) for e in report.events})
+        problem = _save(state)
+        if problem:
+            result.problems.append(problem)
     result.exit_code = 1 if result.problems else 0
     if result.lines or result.problems:
         # A quiet run stays cheap: structlog is only imported when there is news.
@@ -121,6 +135,26 @@ def check(
     return result
 
 
+def _save(state: State) -> str | None:
+    try:
+        state.save(now())
+    except OSError as exc:
+        get_logger().error("state.not_saved", error=str(exc))
+        return f"cannot save {state.path}: {exc}"
+    return None
+
+
+def _journal(cfg: Config, state: State) -> checking_Journal:
+    from certkeeper.check import Journal
+    from certkeeper.notify import spool_event, told
+
+    return Journal(
+        save=lambda: _save(state),
+        spool=lambda event: spool_event(cfg, event),
+        told=lambda nonce: told(cfg, state, nonce),
+    )
+
+
 def _undelivered(failed: list[tuple[str, str, bool]]) -> list[str]:
     return [
         f"notice {eid} {'REJECTED' if permanent else 'not delivered'}, kept in the outbox: {reason}"
@@ -128,13 +162,26 @@ def _undelivered(failed: list[tuple[str, str, bool]]) -> list[str]:
     ]
 
 
-def _flush_outbox(cfg: Config, state: State, result: CheckResult) -> None:
-    from certkeeper.notify import outbox
+def _flush_outbox(
+    cfg: Config, state: State, result: CheckResult, fresh: set[str] | None = None
+) -> None:
+    """Deliver what waits. Isolated: whatever goes wrong here is a problem line, never
+    an exception that would cost the run its state."""
+    from certkeeper.notify import outbox, sender
 
-    if outbox.count(cfg.state_dir) == 0:
+    if cfg.notify.to is None or outbox.count(cfg.state_dir) == 0:
         return
-    report = outbox.flush(cfg.state_dir, cfg.notify.smtp, state, now())
-    result.lines.extend(f"delivered waiting notice {eid}" for eid in report.sent)
+    try:
+        report = outbox.flush(
+            cfg.state_dir, cfg.notify.smtp, state, now(), sender(cfg), cfg.notify.to
+        )
+    except Exception as exc:  # isolation is the point: see the docstring
+        get_logger().exception("outbox.flush_failed", error=repr(exc)[:300])
+        result.problems.append(f"delivering the outbox failed: {type(exc).__name__}: {exc}")
+        return
+    # This run's own notices were already told as outcome lines.
+    waiting = [eid for eid in report.sent if eid not in (fresh or set())]
+    result.lines.extend(f"delivered waiting notice {eid}" for eid in waiting)
     result.problems.extend(_undelivered(report.failed))
 
 
@@ -149,6 +196,7 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> tuple[str, int]:
     from certkeeper.notify.events import Failed
 
     log = get_logger(command="deploy-hook")
+    trusted_dirs(cfg)
     if os.environ.get(PARENT_ENV):
         # The check run that started certbot holds the lock and does the deploy itself.
         outcome = hook.run(cfg, renewed_lineage, now())
@@ -178,6 +226,7 @@ def notify_flush(cfg: Config) -> CheckResult:
     from certkeeper import state as state_mod
     from certkeeper.lock import host_lock
 
+    trusted_dirs(cfg)
     result = CheckResult()
     with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
         state = state_mod.load(cfg.state_dir, now())
@@ -189,11 +238,19 @@ def notify_flush(cfg: Config) -> CheckResult:
     return result
 
 
+def notify_quarantine(cfg: Config) -> list[tuple[str, str]]:
+    """(file, why) for each outbox file set aside because it could not be read."""
+    from certkeeper.notify.outbox import quarantined
+
+    return [(str(path), why) for path, why in quarantined(cfg.state_dir)]
+
+
 def notify_outbox(cfg: Config) -> list[tuple[str, str, str | None]]:
     """(event id, subject, last delivery error) for each waiting notice."""
     from certkeeper import state as state_mod
     from certkeeper.notify import outbox
 
+    trusted_dirs(cfg)
     state = state_mod.load(cfg.state_dir, now(), repair=False)
     return [
         (p.event_id, p.subject, state.outbox_errors.get(p.event_id))
@@ -224,5 +281,5 @@ def notify_test(cfg: Config) -> tuple[bool, list[str]]:
         charset="utf-8",
         cte="quoted-printable",
     )
-    outcome = send(cfg.notify.smtp, msg.as_bytes())
+    outcome = send(cfg.notify.smtp, msg.as_bytes(), sender(cfg), [cfg.notify.to])
     return outcome.ok, outcome.transcript

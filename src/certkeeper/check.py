@@ -13,12 +13,26 @@ from datetime import datetime
 
 from certkeeper import certbot, deploy, policy
 from certkeeper.config import Config, Lineage, Service
-from certkeeper.notify.events import Event, Expiring, Failed, Reloaded, Renewed
-from certkeeper.state import CertRecord, State
-from certkeeper.survey import Row, read_disk, survey
+from certkeeper.notify.events import Event, Expiring, Failed, Reloaded, Renewed, new_nonce
+from certkeeper.state import CertRecord, Intent, State
+from certkeeper.survey import Row, live_dir, read_disk, survey
 from certkeeper.x509info import CertInfo
 
 Clock = Callable[[], datetime]
+
+
+@dataclass
+class Journal:
+    """The effects that let a run's story survive a kill -9 at any moment.
+
+    Intent is saved to state before certbot or a reload runs; each notice is spooled the
+    moment its event exists, and only then is the intent cleared. So the next run finds
+    either a notice that tells the story (by the intent's nonce) or an intent to finish.
+    """
+
+    save: Callable[[], str | None]  # persist state; a problem line on failure
+    spool: Callable[[Event], str | None]  # write the notice to the outbox; a problem line
+    told: Callable[[str], bool]  # is a notice carrying this nonce spooled or delivered?
 
 
 @dataclass
@@ -47,20 +61,97 @@ def run(
     *,
     dry_run: bool,
     force: bool,
+    journal: Journal | None = None,
 ) -> CheckReport:
+    """One pass over `services`. Without a journal (dry runs) nothing is recorded or sent."""
     report = CheckReport()
+    if journal is not None:
+        for svc in services:
+            for lineage in svc.lineages:
+                rec = state.certs.get(lineage.cert_name)
+                if rec is not None and rec.intent is not None:
+                    _recover(cfg, lineage, rec, journal, report)
     now = clock()
     rows = survey(cfg, services, now)
     for svc in services:
         for lineage in svc.lineages:
             mine = [r for r in rows if r.lineage is lineage]
             if svc.enabled:
-                _managed(
-                    cfg, svc, lineage, mine, state, clock, report, dry_run=dry_run, force=force
-                )
+                _managed(cfg, svc, lineage, mine, state, clock, report, journal, force=force)
             else:
-                _monitor(cfg, lineage, mine, state, now, report, dry_run=dry_run)
+                _monitor(cfg, lineage, mine, state, now, report, journal)
     return report
+
+
+def _emit(report: CheckReport, journal: Journal | None, rec: CertRecord, event: Event) -> None:
+    """Tell: spool the notice at once, then forget the intent it finishes."""
+    report.events.append(event)
+    if journal is None:
+        return
+    problem = journal.spool(event)
+    if problem:
+        report.problems.append(problem)
+    rec.intent = None
+    saved = journal.save()
+    if saved:
+        report.problems.append(saved)
+
+
+def _outcome_lines(report: CheckReport, name: str, event: Event) -> None:
+    if isinstance(event, Failed):
+        report.problems.append(f"{name}: {event.step} failed: {_first_line(event.output)}")
+    elif isinstance(event, Renewed):
+        report.lines.append(_renewed_line(event))
+    elif isinstance(event, Reloaded):
+        report.lines.append(f"{name}: nginx was serving an old certificate; reloaded and verified")
+
+
+def _recover(
+    cfg: Config, lineage: Lineage, rec: CertRecord, journal: Journal, report: CheckReport
+) -> None:
+    """Finish the story of a run that died after it set out to act on this certificate."""
+    intent = rec.intent
+    assert intent is not None
+    if journal.told(intent.nonce):
+        rec.intent = None  # its notice was spooled; only the bookkeeping was lost
+        return
+    at = intent.started
+    notes = (
+        f"finished by a later run: the certkeeper run that started this at "
+        f"{at:%Y-%m-%d %H:%M:%S} UTC was killed before it could tell",
+    )
+    disk, error = read_disk(cfg, lineage.cert_name)
+    if intent.action == "redeploy" and disk is not None:
+        event = _redeploy(cfg, lineage, disk, intent.before_expiry, (), at, intent.nonce, notes)
+    elif disk is not None and disk.serial_hex != intent.before_serial:
+        # certbot finished before the kill: deploying again is idempotent, then verify.
+        event = _after_certbot(
+            cfg,
+            lineage,
+            None,
+            intent.before_expiry,
+            at,
+            intent.nonce,
+            notes,
+            issue=intent.action == "issue",
+        )
+    else:
+        event = failure(
+            cfg,
+            lineage,
+            at,
+            intent.before_expiry or (disk.not_after if disk else None),
+            "interrupted",
+            "the run was killed before certbot produced a new certificate"
+            + (f" ({error})" if error else "")
+            + "; nothing was deployed. The next attempt follows the usual 20-hour rule; "
+            "`certkeeper check --force` tries now.",
+            notes,
+            nonce=intent.nonce,
+        )
+    _record(rec, event, certbot_ran=False)
+    _outcome_lines(report, lineage.cert_name, event)
+    _emit(report, journal, rec, event)
 
 
 def _own_served(rows: list[Row]) -> list[CertInfo | None]:
@@ -89,18 +180,23 @@ def _managed(
     state: State,
     clock: Clock,
     report: CheckReport,
+    journal: Journal | None,
     *,
-    dry_run: bool,
     force: bool,
 ) -> None:
     now = clock()
     disk = rows[0].disk if rows else None
+    disk_error = rows[0].disk_error if rows else None
     served = _own_served(rows)
-    action = policy.plan(served, disk, renewal_days=svc.renewal_days, now=now)
     rec = state.cert(lineage.cert_name)
     name = lineage.cert_name
+    if disk is None and disk_error:
+        # A lineage that exists but cannot be read is never "issue a new one".
+        action = policy.Action.UNREADABLE
+    else:
+        action = policy.plan(served, disk, renewal_days=svc.renewal_days, now=now)
     if action is policy.Action.NOTHING:
-        if not dry_run:
+        if journal is not None:
             rec.last_check = now
             # Not due and served as on disk: whatever failed before was fixed (by a person,
             # or certbot's own timer); the failure streak is over, its last error stays.
@@ -118,11 +214,14 @@ def _managed(
         policy.Action.ISSUE: "issue",
         policy.Action.RENEW: "renew",
         policy.Action.REDEPLOY: "reload nginx for",
+        policy.Action.UNREADABLE: "report the unreadable lineage",
     }[action]
-    if dry_run:
+    if journal is None:
         verdict = f"would {what} {name}" if allowed else f"would skip {name}: {why}"
         left = policy.days_left(disk.not_after, now) if disk else None
-        detail = "no certificate on disk" if disk is None else f"{left} days left on disk"
+        detail = disk_error or (
+            "no certificate on disk" if disk is None else f"{left} days left on disk"
+        )
         report.lines.append(f"{verdict} ({detail}; service {svc.name})")
         return
     rec.last_check = now
@@ -134,32 +233,98 @@ def _managed(
             )
         else:
             report.lines.append(f"{name}: {what} needed but skipped: {why}")
-        _failing_warning(cfg, lineage, disk, rec, now, report)
+        _failing_warning(cfg, lineage, disk, rec, now, report, journal)
         return
-    notes = _probe_notes(rows)
-    if action is policy.Action.REDEPLOY:
-        stale = tuple(
-            sorted({c.serial_hex for c in served if c and disk and c.serial != disk.serial})
-        )
-        assert disk is not None
-        # What clients see: an ERROR card's "Current expiry" is the old served certificate's.
-        current = policy.earliest(disk, *served)
-        assert current is not None
-        event = _redeploy(cfg, lineage, disk, current, stale, clock, notes)
-    else:
-        before = policy.earliest(disk, *served) if disk else None
-        event = _renew(
-            cfg, svc, lineage, disk, before, clock, notes, issue=action is policy.Action.ISSUE
-        )
+    event = _act(cfg, svc, lineage, action, disk, disk_error, served, rows, rec, clock, journal)
     _record(rec, event, certbot_ran=not redeploy)
-    report.events.append(event)
+    _outcome_lines(report, name, event)
+    _emit(report, journal, rec, event)
     if isinstance(event, Failed):
-        report.problems.append(f"{name}: {event.step} failed: {_first_line(event.output)}")
-        _failing_warning(cfg, lineage, disk, rec, event.at, report)
-    elif isinstance(event, Renewed):
-        report.lines.append(_renewed_line(event))
-    else:
-        report.lines.append(f"{name}: nginx was serving an old certificate; reloaded and verified")
+        _failing_warning(cfg, lineage, disk, rec, event.at, report, journal)
+
+
+def _act(
+    cfg: Config,
+    svc: Service,
+    lineage: Lineage,
+    action: policy.Action,
+    disk: CertInfo | None,
+    disk_error: str | None,
+    served: list[CertInfo | None],
+    rows: list[Row],
+    rec: CertRecord,
+    clock: Clock,
+    journal: Journal,
+) -> Event:
+    """Record the intent, then act: certbot and deploy, or the reload, or the report."""
+    at = clock()
+    nonce = new_nonce()
+    notes = _probe_notes(rows)
+    # What clients see: the earliest of the served and the disk certificate.
+    before = policy.earliest(disk, *served)
+    before_expiry = before.not_after if before else None
+    if action is policy.Action.UNREADABLE:
+        rec.last_attempt = at  # the 20-hour rule spaces the notices too
+        return failure(
+            cfg,
+            lineage,
+            at,
+            before_expiry,
+            "verification",
+            f"{disk_error}\ncertkeeper does not run certbot on a lineage it cannot read "
+            "(certbot would trip over it too): check the files with "
+            f"`ls -l {live_dir(cfg, lineage.cert_name)}/` and `certbot certificates`.",
+            notes,
+            nonce=nonce,
+        )
+    rec.intent = Intent(
+        action=action.value,
+        started=at,
+        nonce=nonce,
+        before_serial=disk.serial_hex if disk else None,
+        before_expiry=before_expiry,
+    )
+    if action is not policy.Action.REDEPLOY:
+        rec.last_attempt = at
+    problem = journal.save()  # the intent is on disk before anything is touched
+    if problem:
+        notes = (*notes, problem)
+    if action is policy.Action.REDEPLOY:
+        assert disk is not None
+        stale = tuple(sorted({c.serial_hex for c in served if c and c.serial != disk.serial}))
+        return _redeploy(cfg, lineage, disk, before_expiry, stale, at, nonce, notes)
+    issue = action is policy.Action.ISSUE
+    argv = certbot.issue_argv(cfg, svc, lineage) if issue else certbot.renew_argv(cfg, lineage)
+    result = certbot.run(cfg, argv)
+    if not result.ok:
+        tail = result.output_tail()
+        backoff = policy.rate_limit_backoff(tail, at)
+        extra = (
+            (f"Let's Encrypt rate limit hit: no new attempt before {backoff:%Y-%m-%d %H:%M} UTC",)
+            if backoff
+            else ()
+        )
+        return failure(
+            cfg,
+            lineage,
+            at,
+            before_expiry,
+            "certbot",
+            f"{result.describe()}\n{tail}",
+            notes + extra,
+            nonce=nonce,
+        )
+    return _after_certbot(
+        cfg,
+        lineage,
+        disk,
+        before_expiry,
+        at,
+        nonce,
+        notes,
+        issue=issue,
+        certbot_tail=result.output_tail(),
+    )
 
 
 def _renewed_line(event: Renewed) -> str:
@@ -184,6 +349,8 @@ def failure(
     step: str,
     output: str,
     notes: tuple[str, ...],
+    *,
+    nonce: str = "",
 ) -> Failed:
     """An ERROR event, with the lineage's webroot and certbot's log filled in for the card."""
     return Failed(
@@ -196,46 +363,37 @@ def failure(
         webroot=str(lineage.webroot),
         certbot_log=certbot.logs_file(cfg),
         notes=notes,
+        nonce=nonce,
     )
 
 
-def _renew(
+def _after_certbot(
     cfg: Config,
-    svc: Service,
     lineage: Lineage,
     disk: CertInfo | None,
-    before: CertInfo | None,
-    clock: Clock,
+    before_expiry: datetime | None,
+    at: datetime,
+    nonce: str,
     notes: tuple[str, ...],
     *,
     issue: bool,
+    certbot_tail: str = "",
 ) -> Event:
-    at = clock()
+    """certbot exited 0: prove the disk changed, deploy, and see what nginx serves."""
 
-    def failed(step: str, output: str, extra: tuple[str, ...] = ()) -> Failed:
-        expiry = before.not_after if before else None
-        return failure(cfg, lineage, at, expiry, step, output, notes + extra)
+    def failed(step: str, output: str) -> Failed:
+        return failure(cfg, lineage, at, before_expiry, step, output, notes, nonce=nonce)
 
-    argv = certbot.issue_argv(cfg, svc, lineage) if issue else certbot.renew_argv(cfg, lineage)
-    result = certbot.run(cfg, argv)
-    if not result.ok:
-        tail = result.output_tail()
-        backoff = policy.rate_limit_backoff(tail, at)
-        extra = (
-            (f"Let's Encrypt rate limit hit: no new attempt before {backoff:%Y-%m-%d %H:%M} UTC",)
-            if backoff
-            else ()
-        )
-        return failed("certbot", f"{result.describe()}\n{tail}", extra)
     after, error = read_disk(cfg, lineage.cert_name)
     if after is None:
-        return failed("verification", f"certbot exited 0 but {error}\n{result.output_tail()}")
+        why = error or f"{live_dir(cfg, lineage.cert_name)}/cert.pem does not exist"
+        return failed("verification", f"certbot exited 0 but {why}\n{certbot_tail}")
     if disk is not None and (after.serial == disk.serial or after.not_after <= disk.not_after):
         return failed(
             "verification",
             "certbot exited 0 but the certificate on disk did not change "
             f"(serial {after.serial_hex}, expires {after.not_after:%Y-%m-%d %H:%M} UTC)\n"
-            + result.output_tail(),
+            + certbot_tail,
         )
     outcome = deploy.deploy(cfg, lineage.cert_name)
     if not outcome.ok:
@@ -253,12 +411,13 @@ def _renew(
         cert_name=lineage.cert_name,
         domains=lineage.domains,
         at=at,
-        previous_expiry=before.not_after if before else None,
+        previous_expiry=before_expiry,
         new_expiry=after.not_after,
         new_not_before=after.not_before,
         notes=notes,
         not_served=not_served,
         server_block=deploy.server_block_lines(cfg, lineage.cert_name) if not_served else (),
+        nonce=nonce,
     )
 
 
@@ -266,12 +425,12 @@ def _redeploy(
     cfg: Config,
     lineage: Lineage,
     disk: CertInfo,
-    current: CertInfo,
+    current_expiry: datetime | None,
     stale: tuple[str, ...],
-    clock: Clock,
+    at: datetime,
+    nonce: str,
     notes: tuple[str, ...],
 ) -> Event:
-    at = clock()
     outcome = deploy.deploy(cfg, lineage.cert_name)
     problems = [] if not outcome.ok else deploy.verify_served(cfg, lineage.domains, disk.serial)
     if not outcome.ok or problems:
@@ -279,10 +438,11 @@ def _redeploy(
             cfg,
             lineage,
             at,
-            current.not_after,
+            current_expiry,
             outcome.step or "post-reload probe",
             outcome.output if not outcome.ok else "\n".join(problems),
             (*notes, "nginx was serving an older certificate than the one on disk"),
+            nonce=nonce,
         )
     return Reloaded(
         cert_name=lineage.cert_name,
@@ -291,6 +451,7 @@ def _redeploy(
         stale_serials=stale,
         disk_expiry=disk.not_after,
         notes=notes,
+        nonce=nonce,
     )
 
 
@@ -326,6 +487,7 @@ def _warn(
     rec: CertRecord,
     now: datetime,
     report: CheckReport,
+    journal: Journal | None,
     *,
     monitor_only: bool,
 ) -> None:
@@ -336,7 +498,11 @@ def _warn(
         return
     rec.warned_for = cert.not_after
     rec.warned_thresholds = sorted(marked, reverse=True)
-    report.events.append(
+    report.lines.append(f"{lineage.cert_name}: expires in {left} days; warning sent")
+    _emit(
+        report,
+        journal,
+        rec,
         Expiring(
             cert_name=lineage.cert_name,
             domains=lineage.domains,
@@ -346,9 +512,8 @@ def _warn(
             monitor_only=monitor_only,
             last_error=rec.last_error,
             failures=rec.consecutive_failures,
-        )
+        ),
     )
-    report.lines.append(f"{lineage.cert_name}: expires in {left} days; warning sent")
 
 
 def _failing_warning(
@@ -358,13 +523,14 @@ def _failing_warning(
     rec: CertRecord,
     now: datetime,
     report: CheckReport,
+    journal: Journal | None,
 ) -> None:
     """An auto-renewed certificate whose renewals keep failing gets the same warnings.
 
     Only from the second failure in a row: the first ERROR notice already says everything.
     """
     if disk is not None and rec.consecutive_failures >= 2 and rec.last_result == "error":
-        _warn(cfg, lineage, disk, rec, now, report, monitor_only=False)
+        _warn(cfg, lineage, disk, rec, now, report, journal, monitor_only=False)
 
 
 def _monitor(
@@ -374,14 +540,13 @@ def _monitor(
     state: State,
     now: datetime,
     report: CheckReport,
-    *,
-    dry_run: bool,
+    journal: Journal | None,
 ) -> None:
     cert = policy.earliest(rows[0].disk if rows else None, *(r.probe.cert for r in rows))
     if cert is None:
         return
     rec = state.cert(lineage.cert_name)
-    if dry_run:
+    if journal is None:
         sent = rec.warned_thresholds if rec.warned_for == cert.not_after else []
         left = policy.days_left(cert.not_after, now)
         threshold, _ = policy.warning_threshold(left, cfg.notify.warn_days, sent)
@@ -389,4 +554,4 @@ def _monitor(
             report.lines.append(f"would warn: {lineage.cert_name} expires in {left} days")
         return
     rec.last_check = now
-    _warn(cfg, lineage, cert, rec, now, report, monitor_only=True)
+    _warn(cfg, lineage, cert, rec, now, report, journal, monitor_only=True)

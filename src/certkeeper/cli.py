@@ -62,6 +62,17 @@ def guarded(func: Callable[[], int], error_code: int = CONFIG_ERROR) -> NoReturn
             [f"certkeeper: permission denied: {exc.filename} (run as root?)"],
             1 if error_code == CONFIG_ERROR else STATUS_UNKNOWN,
         )
+    except Exception as exc:  # the last guard: never a traceback on the terminal
+        from certkeeper.log import get_logger
+
+        get_logger().exception("internal_error", error=repr(exc)[:500])
+        fail(
+            [
+                f"certkeeper: internal error: {type(exc).__name__}: {str(exc)[:200]} "
+                "(the traceback is in syslog: journalctl -t certkeeper -n 50)"
+            ],
+            1 if error_code == CONFIG_ERROR else STATUS_UNKNOWN,
+        )
     sys.exit(code)
 
 
@@ -138,11 +149,17 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
         result = app.status(cfg, only)
         view = probe_view(cfg)
         if as_json:
-            click.echo(render.status_json(result.rows, result.outbox_waiting, view))
+            click.echo(
+                render.status_json(result.rows, result.outbox_waiting, view, result.quarantined)
+            )
         else:
             click.echo(
                 render.status_table(
-                    result.rows, result.outbox_waiting, colour=sys.stdout.isatty(), view=view
+                    result.rows,
+                    result.outbox_waiting,
+                    colour=sys.stdout.isatty(),
+                    view=view,
+                    quarantined=result.quarantined,
                 )
             )
         return result.exit_code
@@ -217,10 +234,11 @@ def deploy_hook(obj: Ctx) -> None:
 
     def body() -> int:
         from certkeeper import app
+        from certkeeper.errors import HookRefused
 
         try:
             message, code = app.deploy_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
-        except ValueError as exc:
+        except HookRefused as exc:
             click.echo(f"certkeeper deploy-hook: {exc}", err=True)
             return 2
         click.echo(message, err=code != 0)
@@ -328,13 +346,16 @@ def notify_outbox(obj: Ctx) -> None:
         from certkeeper import app
 
         waiting = app.notify_outbox(cfg)
-        if not waiting:
+        set_aside = app.notify_quarantine(cfg)
+        if not waiting and not set_aside:
             click.echo("the outbox is empty")
         for event_id, subject, error in waiting:
             click.echo(f"{event_id}  {subject}")
             if error:
                 click.echo(f"    last attempt: {error}")
-        return 0
+        for path, why in set_aside:
+            click.echo(f"QUARANTINED {path}: {why} (kept for a person; not sent)")
+        return 1 if set_aside else 0
 
     guarded(body)
 

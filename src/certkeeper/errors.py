@@ -17,3 +17,7 @@ class ConfigError(CertkeeperError):
 
 class LockBusy(CertkeeperError):
     """Another certkeeper run holds the host lock."""
+
+
+class HookRefused(CertkeeperError):
+    """The deploy hook was called with a RENEWED_LINEAGE that is not one of our lineages."""

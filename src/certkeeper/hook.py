@@ -18,7 +18,8 @@ from pathlib import Path
 
 from certkeeper import atomic, certbot, deploy, names, policy
 from certkeeper.config import Config
-from certkeeper.notify.events import Event, Renewed
+from certkeeper.errors import HookRefused
+from certkeeper.notify.events import Event, Renewed, new_nonce
 from certkeeper.survey import probe_domains, read_disk
 from certkeeper.x509info import CertInfo, read_file
 
@@ -32,14 +33,29 @@ class HookResult:
     event: Event | None = None
 
 
-def lineage_name(renewed_lineage: str | None) -> str:
+def lineage_name(cfg: Config, renewed_lineage: str | None) -> str:
+    """The cert_name certbot renewed, from RENEWED_LINEAGE, which must be exactly
+    <certbot.config_dir>/live/<name> and exist: the hook reloads nginx and sends notices,
+    so an environment pointing anywhere else is refused, not trusted by its basename."""
     if not renewed_lineage:
-        raise ValueError("RENEWED_LINEAGE is not set: this command is meant to be run by certbot")
-    name = Path(renewed_lineage).name
+        raise HookRefused("RENEWED_LINEAGE is not set: this command is meant to be run by certbot")
+    path = Path(renewed_lineage)
+    shown = repr(renewed_lineage[:200])
     try:
-        return names.path_component(name)
+        name = names.path_component(path.name)
     except ValueError as exc:
-        raise ValueError(f"RENEWED_LINEAGE = {renewed_lineage!r}: expected {exc}") from None
+        raise HookRefused(f"RENEWED_LINEAGE = {shown}: expected {exc}") from None
+    expected = cfg.certbot.config_dir / "live" / name
+    try:
+        same = path.is_absolute() and path.resolve(strict=True) == expected.resolve(strict=True)
+    except (OSError, RuntimeError):
+        same = False
+    if not same:
+        raise HookRefused(
+            f"RENEWED_LINEAGE = {shown}: expected the existing lineage directory {expected}; "
+            "nothing was reloaded or sent"
+        )
+    return name
 
 
 def previous_cert(live: Path) -> CertInfo | None:
@@ -58,7 +74,7 @@ def previous_cert(live: Path) -> CertInfo | None:
 
 
 def run(cfg: Config, renewed_lineage: str | None, now: datetime) -> HookResult:
-    cert_name = lineage_name(renewed_lineage)
+    cert_name = lineage_name(cfg, renewed_lineage)
     if os.environ.get(certbot.PARENT_ENV):
         return HookResult(
             cert_name,
@@ -99,6 +115,7 @@ def run(cfg: Config, renewed_lineage: str | None, now: datetime) -> HookResult:
             step,
             output,
             ("certbot renewed this certificate on its own; the deploy hook failed",),
+            nonce=new_nonce(),
         )
         return HookResult(cert_name, f"{cert_name}: {step} failed", event)
     assert disk is not None
@@ -110,6 +127,7 @@ def run(cfg: Config, renewed_lineage: str | None, now: datetime) -> HookResult:
         new_expiry=disk.not_after,
         new_not_before=disk.not_before,
         notes=("renewed by certbot on its own; deployed by the certkeeper deploy hook",),
+        nonce=new_nonce(),
     )
     return HookResult(cert_name, f"{cert_name}: deployed and verified", event)
 

@@ -45,6 +45,7 @@ class Action(StrEnum):
     ISSUE = "issue"
     RENEW = "renew"
     REDEPLOY = "redeploy"
+    UNREADABLE = "unreadable"  # the lineage exists but its certificate cannot be read
 
 
 def renewal_window(lifetime: timedelta, renewal_days: int) -> timedelta:
@@ -95,14 +96,18 @@ def assess(
     renewal_days: int,
     warn_days: tuple[int, ...],
     now: datetime,
+    disk_error: str | None = None,
 ) -> Assessment:
-    """The state of one (certificate, domain) row, most urgent finding first."""
+    """The state of one (certificate, domain) row, most urgent finding first.
+
+    `disk_error` says why an existing lineage could not be read (a malformed certificate
+    costs its own rows, and says so), None when there is simply no lineage."""
     deciding = earliest(served, disk)
     left = days_left(deciding.not_after, now) if deciding else None
     if monitor_only:
         return _assess_monitor(served, probe_error, disk, warn_days, now, left)
     if disk is None:
-        return Assessment(State.MISSING, None, left, "no certbot lineage on disk")
+        return Assessment(State.MISSING, None, left, disk_error or "no certbot lineage on disk")
     if served is None:
         return Assessment(State.UNREACHABLE, None, left, probe_error or "no answer")
     if not served.covers(domain):
@@ -175,14 +180,28 @@ def plan(
     return Action.NOTHING
 
 
+# Let's Encrypt's longest Retry-After (the weekly duplicate-certificate limit) is 7 days.
+MAX_BACKOFF = timedelta(days=8)
+
+
 def attempt_allowed(
     last_attempt: datetime | None,
     backoff_until: datetime | None,
     now: datetime,
     force: bool,
 ) -> tuple[bool, str]:
+    """The 20-hour guard and the rate-limit back-off.
+
+    Neither may hold a renewal back beyond what it was made for: a last attempt in the
+    future (the clock stepped back, a forged state) or a back-off longer than any
+    Let's Encrypt gives is ignored.
+    """
     if force:
         return True, ""
+    if last_attempt is not None and last_attempt > now + timedelta(hours=1):
+        last_attempt = None
+    if backoff_until is not None and backoff_until > now + MAX_BACKOFF:
+        backoff_until = None
     if backoff_until is not None and now < backoff_until:
         return False, f"rate-limit back-off until {backoff_until:%Y-%m-%d %H:%M} UTC"
     if last_attempt is not None and now - last_attempt < ATTEMPT_SPACING:

@@ -65,17 +65,20 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def status_json(rows: list[Row], outbox_waiting: int, view: str) -> str:
+def status_json(rows: list[Row], outbox_waiting: int, view: str, quarantined: int = 0) -> str:
     doc = {
         "certificates": [row_dict(r) for r in rows],
         "outbox_waiting": outbox_waiting,
+        "outbox_quarantined": quarantined,
         "probe": view,
     }
     # One line: json's C encoder only runs without indent, and `jq .` pretty-prints.
     return json.dumps(doc)
 
 
-def status_table(rows: list[Row], outbox_waiting: int, colour: bool, view: str) -> str:
+def status_table(
+    rows: list[Row], outbox_waiting: int, colour: bool, view: str, quarantined: int = 0
+) -> str:
     header = [
         "SERVICE",
         "CERT",
@@ -122,5 +125,10 @@ def status_table(rows: list[Row], outbox_waiting: int, colour: bool, view: str) 
     if outbox_waiting:
         lines.append(
             f"\n{outbox_waiting} notice(s) waiting in the outbox: run `certkeeper notify outbox`"
+        )
+    if quarantined:
+        lines.append(
+            f"\n{quarantined} unreadable outbox file(s) set aside in quarantine: "
+            "run `certkeeper notify outbox`"
         )
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,86 @@ def to_iso(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
+# Times outside this span are not ours: a forged or corrupted field, ignored rather than
+# allowed to overflow date arithmetic or hold a renewal back for a century.
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+# state.json is a few KiB per certificate; anything far larger is not ours either.
+MAX_STATE_BYTES = 16 << 20
+
+
 def from_iso(text: Any) -> datetime | None:
-    if not isinstance(text, str):
+    """A UTC time as certkeeper writes it, or None for anything else (a naive time, a
+    bare date, a far-off year): one bad field is ignored, never the whole run."""
+    if not isinstance(text, str) or len(text) > 40:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return None
+    moment = moment.astimezone(UTC)
+    return moment if _EARLIEST <= moment < _LATEST else None
+
+
+def _text(value: Any, limit: int = 2000) -> str | None:
+    return value[:limit] if isinstance(value, str) else None
+
+
+def _count(value: Any) -> int:
+    # bool is an int in Python; a count is a plain non-negative int of sane size.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1_000_000:
+        return 0
+    return value
+
+
+@dataclass
+class Intent:
+    """What a run set out to do for a certificate, written before it acts.
+
+    A run killed mid-way (after certbot renewed, before the notice was spooled) leaves
+    this behind; the next run finishes the story: it verifies what happened and sends
+    the SUCCESS or the ERROR. `nonce` ties the story to the one notice that tells it.
+    """
+
+    action: str  # "issue", "renew" or "redeploy"
+    started: datetime
+    nonce: str
+    before_serial: str | None = None  # hex serial on disk before acting
+    before_expiry: datetime | None = None  # what clients saw expire before acting
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "started": to_iso(self.started),
+            "nonce": self.nonce,
+            "before_serial": self.before_serial,
+            "before_expiry": to_iso(self.before_expiry),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Intent | None:
+        if not isinstance(data, dict):
+            return None
+        action, nonce = data.get("action"), data.get("nonce")
+        started = from_iso(data.get("started"))
+        serial = data.get("before_serial")
+        if (
+            action not in ("issue", "renew", "redeploy")
+            or started is None
+            or not isinstance(nonce, str)
+            or not nonce.isalnum()
+            or len(nonce) > 32
+        ):
+            return None
+        if not (isinstance(serial, str) and len(serial) <= 64 and _is_hex(serial)):
+            serial = None
+        return cls(action, started, nonce, serial, from_iso(data.get("before_expiry")))
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(c in "0123456789abcdef" for c in text)
 
 
 @dataclass
@@ -46,6 +119,7 @@ class CertRecord:
     backoff_until: datetime | None = None
     warned_for: datetime | None = None
     warned_thresholds: list[int] = field(default_factory=list)
+    intent: Intent | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,30 +134,28 @@ class CertRecord:
             "backoff_until": to_iso(self.backoff_until),
             "warned_for": to_iso(self.warned_for),
             "warned_thresholds": sorted(self.warned_thresholds, reverse=True),
+            "intent": self.intent.to_json() if self.intent else None,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CertRecord:
-        failures = data.get("consecutive_failures", 0)
+        """Field by field: a malformed field is dropped, the rest of the record is kept."""
         thresholds = data.get("warned_thresholds", [])
         return cls(
             last_check=from_iso(data.get("last_check")),
             last_attempt=from_iso(data.get("last_attempt")),
-            last_result=data.get("last_result")
-            if isinstance(data.get("last_result"), str)
-            else None,
-            last_error=data.get("last_error") if isinstance(data.get("last_error"), str) else None,
-            failed_step=data.get("failed_step")
-            if isinstance(data.get("failed_step"), str)
-            else None,
-            consecutive_failures=failures if isinstance(failures, int) else 0,
+            last_result=_text(data.get("last_result"), 20),
+            last_error=_text(data.get("last_error")),
+            failed_step=_text(data.get("failed_step"), 100),
+            consecutive_failures=_count(data.get("consecutive_failures", 0)),
             previous_expiry=from_iso(data.get("previous_expiry")),
             new_expiry=from_iso(data.get("new_expiry")),
             backoff_until=from_iso(data.get("backoff_until")),
             warned_for=from_iso(data.get("warned_for")),
-            warned_thresholds=[t for t in thresholds if isinstance(t, int)]
+            warned_thresholds=[t for t in thresholds[:20] if _count(t)]
             if isinstance(thresholds, list)
             else [],
+            intent=Intent.from_json(data.get("intent")),
         )
 
 
@@ -118,15 +190,29 @@ def state_path(state_dir: Path) -> Path:
     return state_dir / "state.json"
 
 
+def _read_regular(path: Path) -> bytes:
+    """Only a regular file, never through a symlink, and bounded: a FIFO or /dev/zero in
+    its place would otherwise hang or exhaust the run."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_STATE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_STATE_BYTES:
+        raise OSError(f"{path} is larger than {MAX_STATE_BYTES} bytes")
+    return data
+
+
 def load(state_dir: Path, now: datetime, repair: bool = True) -> State:
     """Read state; with repair=False (dry runs, listings) a corrupt file is left in place."""
     path = state_path(state_dir)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return State(path)
-    try:
-        doc = json.loads(raw)
+        doc = json.loads(_read_regular(path))
         if not isinstance(doc, dict) or not isinstance(doc.get("certs", {}), dict):
             raise ValueError("not a certkeeper state document")
         certs = {
@@ -142,13 +228,19 @@ def load(state_dir: Path, now: datetime, repair: bool = True) -> State:
         }
         errors_raw = doc.get("outbox_errors", {})
         outbox_errors = {
-            str(k): str(v) for k, v in (errors_raw.items() if isinstance(errors_raw, dict) else [])
+            str(k)[:200]: str(v)[:2000]
+            for k, v in (errors_raw.items() if isinstance(errors_raw, dict) else [])
         }
         return State(path, certs, delivered, outbox_errors)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except FileNotFoundError:
+        return State(path)
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, TypeError) as exc:
         if not repair:
             return State(path, warnings=[f"state file {path} is unreadable ({exc})"])
         aside = path.with_name(f"{path.name}.corrupt-{now:%Y%m%dT%H%M%SZ}")
-        os.replace(path, aside)
+        try:
+            os.replace(path, aside)
+        except OSError as moved:
+            return State(path, warnings=[f"state file {path} is unreadable ({exc}): {moved}"])
         warning = f"state file {path} was unreadable ({exc}); moved aside to {aside}"
         return State(path, warnings=[warning])

@@ -32,13 +32,15 @@ def live_dir(cfg: Config, cert_name: str) -> Path:
 
 
 def read_disk(cfg: Config, cert_name: str) -> tuple[CertInfo | None, str | None]:
+    """The lineage's certificate, or why not: None for no lineage at all, else the reason
+    an existing one cannot be read (which must never be mistaken for "issue a new one")."""
     path = live_dir(cfg, cert_name) / "cert.pem"
     try:
         return read_file(path), None
     except FileNotFoundError:
-        return None, f"{path} does not exist"
+        return None, None
     except (OSError, ValueError) as exc:
-        return None, f"{path}: {exc}"
+        return None, f"cannot read {path}: {exc}"
 
 
 def connect_host(cfg: Config, sni: str) -> str:
@@ -99,6 +101,7 @@ def survey(
             renewal_days=svc.renewal_days,
             warn_days=cfg.notify.warn_days,
             now=now,
+            disk_error=disk_error,
         )
         rows.append(Row(svc, lin, dom, result, disk, disk_error, assessment))
     return rows

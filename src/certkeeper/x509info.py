@@ -60,19 +60,53 @@ def _from_cert(cert: object) -> CertInfo:
     )
 
 
-def parse_der(data: bytes) -> CertInfo:
+def _guarded(load: str, data: bytes) -> CertInfo:
+    """Parse, turning *anything* the parser raises into ValueError.
+
+    Certificates come from disk and from any server a probe reaches. cryptography raises
+    more than ValueError on hostile input (DuplicateExtension, UnsupportedGeneralNameType,
+    OverflowError on absurd dates...), and one such certificate must cost its own row,
+    never the whole run.
+    """
     from cryptography import x509
 
-    return _from_cert(x509.load_der_x509_certificate(data))
+    try:
+        return _from_cert(getattr(x509, load)(data))
+    except ValueError:
+        raise
+    except Exception as exc:  # any parser failure is "malformed": see the docstring
+        raise ValueError(f"malformed certificate ({type(exc).__name__}: {exc})"[:300]) from None
+
+
+def parse_der(data: bytes) -> CertInfo:
+    return _guarded("load_der_x509_certificate", data)
 
 
 def parse_pem(data: bytes) -> CertInfo:
     """The first certificate of a PEM file (the leaf, in certbot's files)."""
-    from cryptography import x509
+    return _guarded("load_pem_x509_certificate", data)
 
-    return _from_cert(x509.load_pem_x509_certificate(data))
+
+# A certificate chain is a few KiB; anything this large is not one.
+MAX_CERT_FILE = 1 << 20
 
 
 def read_file(path: Path) -> CertInfo:
-    """Raises OSError when unreadable, ValueError when not a certificate."""
-    return parse_pem(path.read_bytes())
+    """Raises OSError when unreadable, ValueError when not a certificate.
+
+    Only a regular file is read (a FIFO would hang the run), and at most MAX_CERT_FILE.
+    """
+    import os
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_CERT_FILE + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CERT_FILE:
+        raise ValueError(f"larger than {MAX_CERT_FILE} bytes: not a certificate")
+    return parse_pem(data)

@@ -156,7 +156,8 @@ def test_warning_notice_subject() -> None:
     assert msg["Subject"] == "[WARNING] foxycart-sandbox3 \u2013 Certificate expires in 7 days"
     body = msg.get_content()
     assert "Action Required: Manual renewal needed (see Manual Certificate Hosts)" in body
-    assert event_id(event) == "partner.warning7.20251109T205829Z"
+    # A warning is identified by what it warns of: the expiry and the threshold.
+    assert event_id(event) == "partner.warning7.20251116T225829Z"
 
 
 def test_reloaded_notice() -> None:

@@ -28,6 +28,7 @@ class Renewed:
     # ssl_certificate lines their server block must use.
     not_served: tuple[str, ...] = ()
     server_block: tuple[str, ...] = ()
+    nonce: str = ""
 
     kind = "success"
 
@@ -45,6 +46,7 @@ class Failed:
     webroot: str = "/var/www/letsencrypt"
     certbot_log: str = DEFAULT_CERTBOT_LOG
     notes: tuple[str, ...] = ()
+    nonce: str = ""
 
     kind = "error"
 
@@ -77,6 +79,7 @@ class Reloaded:
     stale_serials: tuple[str, ...]
     disk_expiry: datetime
     notes: tuple[str, ...] = field(default=())
+    nonce: str = ""
 
     kind = "reloaded"
 
@@ -84,6 +87,22 @@ class Reloaded:
 Event = Renewed | Failed | Expiring | Reloaded
 
 
+def new_nonce() -> str:
+    import secrets
+
+    return secrets.token_hex(6)
+
+
 def event_id(event: Event) -> str:
-    """Stable id of a notice: one e-mail per id, however often delivery is retried."""
-    return f"{event.cert_name}.{event.kind}.{event.at:%Y%m%dT%H%M%SZ}"
+    """The id of a notice: one e-mail per id, however often delivery is retried.
+
+    Unique per event: an action's notice carries the nonce of the intent that started it
+    (two runs in the same second are two events, and the next run that finishes a killed
+    run's story finds its notice by the nonce). A warning is identified by what it warns
+    of, the certificate's expiry and the threshold, so re-creating it after a kill is a
+    true duplicate and is sent once.
+    """
+    if isinstance(event, Expiring):
+        return f"{event.cert_name}.{event.kind}.{event.expiry:%Y%m%dT%H%M%SZ}"
+    base = f"{event.cert_name}.{event.kind}.{event.at:%Y%m%dT%H%M%SZ}"
+    return f"{base}.{event.nonce}" if event.nonce else base

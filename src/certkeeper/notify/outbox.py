@@ -48,23 +48,92 @@ def spool(state_dir: Path, event_id: str, data: bytes) -> Path:
     return path
 
 
-def _subject(path: Path) -> str:
+QUARANTINE = "quarantine"
+# A notice is a few KiB (60 lines of tool output at most); far larger is not one of ours.
+MAX_MESSAGE_BYTES = 1 << 20
+
+
+class Unreadable(Exception):
+    """An outbox file that is not a notice certkeeper wrote: it goes to quarantine."""
+
+
+def _read_notice(path: Path) -> tuple[bytes, str]:
+    """The message and its subject, or Unreadable: never anything else, whatever the file."""
+    import stat
     from email.parser import BytesHeaderParser
     from email.policy import default
 
     try:
-        headers = BytesHeaderParser(policy=default).parsebytes(path.read_bytes())
-        return str(headers.get("Subject", ""))
-    except OSError:
-        return ""
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise Unreadable("not a regular file")
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                data = handle.read(MAX_MESSAGE_BYTES + 1)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise Unreadable(f"cannot read it: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise Unreadable("empty file")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise Unreadable(f"larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        headers = BytesHeaderParser(policy=default).parsebytes(data)
+        subject = str(headers.get("Subject", ""))
+    except Exception as exc:  # the parser may raise anything on hostile bytes
+        raise Unreadable(f"not a notice ({type(exc).__name__})") from None
+    if not subject or not headers.get("Message-ID"):
+        raise Unreadable("not a notice (no Subject or Message-ID header)")
+    return data, subject
+
+
+def quarantine_dir(state_dir: Path) -> Path:
+    return outbox_dir(state_dir) / QUARANTINE
+
+
+def _quarantine(path: Path, why: str) -> Path:
+    """Keep a bad file for a person, out of the way of the good ones; never delete it."""
+    folder = quarantine_dir(path.parent.parent)
+    folder.mkdir(exist_ok=True, mode=0o700)
+    target = folder / path.name
+    os.replace(path, target)
+    atomic.write_bytes(target.with_name(target.name + ".why"), (why + "\n").encode())
+    return target
+
+
+def quarantined(state_dir: Path) -> list[tuple[Path, str]]:
+    """(file, why) for each outbox file set aside as unreadable."""
+    folder = quarantine_dir(state_dir)
+    if not folder.is_dir():
+        return []
+    items = []
+    for path in sorted(folder.iterdir()):
+        if path.name.endswith(".why"):
+            continue
+        try:
+            why = path.with_name(path.name + ".why").read_text(errors="replace").strip()[:300]
+        except OSError:
+            why = "unreadable"
+        items.append((path, why))
+    return items
 
 
 def pending(state_dir: Path) -> list[Pending]:
+    """Every waiting notice that can be read; the others are quarantined on the way."""
     folder = outbox_dir(state_dir)
     if not folder.is_dir():
         return []
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIX) and p.is_file())
-    return [Pending(p.name[: -len(SUFFIX)], p, _subject(p)) for p in files]
+    items = []
+    for path in sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIX)):
+        try:
+            _, subject = _read_notice(path)
+        except Unreadable as exc:
+            with contextlib.suppress(OSError):
+                _quarantine(path, str(exc))
+            continue
+        items.append(Pending(path.name[: -len(SUFFIX)], path, subject))
+    return items
 
 
 def count(state_dir: Path) -> int:
@@ -74,23 +143,33 @@ def count(state_dir: Path) -> int:
     return sum(1 for p in folder.iterdir() if p.name.endswith(SUFFIX))
 
 
-def flush(state_dir: Path, smtp: SmtpSettings, state: State, now: datetime) -> FlushReport:
-    """Try to deliver everything waiting. Call with the host lock held."""
+def flush(
+    state_dir: Path, smtp: SmtpSettings, state: State, now: datetime, sender: str, to: str
+) -> FlushReport:
+    """Try to deliver everything waiting, each notice on its own. Call with the host lock held.
+
+    The envelope comes from the config, never from the file: whoever could drop a file
+    here must not be able to relay mail through the team's SMTP account.
+    """
     from certkeeper.notify.smtp import send
 
     report = FlushReport()
     for item in pending(state_dir):
         if item.event_id in state.delivered:
-            # Sent by an earlier run that died before removing the file.
+            # The one duplicate rule: an id already delivered was sent by an earlier run
+            # that died before removing the file. Ids are unique per event, so this only
+            # ever drops a true second copy.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(item.path)
             continue
         try:
-            data = item.path.read_bytes()
-        except OSError as exc:
-            report.failed.append((item.event_id, f"cannot read {item.path}: {exc}", False))
+            data, _ = _read_notice(item.path)
+        except Unreadable as exc:
+            report.failed.append((item.event_id, f"quarantined: {exc}", True))
+            with contextlib.suppress(OSError):
+                _quarantine(item.path, str(exc))
             continue
-        outcome = send(smtp, data)
+        outcome = send(smtp, data, sender, [to])
         if not outcome.ok:
             state.outbox_errors[item.event_id] = outcome.detail
             report.failed.append((item.event_id, outcome.detail, outcome.permanent))

@@ -5,8 +5,6 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
-from email.utils import getaddresses
 
 from certkeeper.config import SmtpSettings
 
@@ -30,22 +28,39 @@ def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
+class _BadCredentials(Exception):
+    pass
+
+
 def read_password(settings: SmtpSettings) -> str | None:
     if settings.password_file is None:
         return None
-    return settings.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    try:
+        raw = settings.password_file.read_bytes()[:4096]
+    except OSError as exc:
+        raise _BadCredentials(f"cannot read {settings.password_file}: {exc.strerror}") from None
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise _BadCredentials(f"{settings.password_file} is not UTF-8 text") from None
 
 
-def envelope(data: bytes) -> tuple[str, list[str]]:
-    headers = BytesHeaderParser().parsebytes(data)
-    sender = getaddresses([str(headers.get("From", ""))])[0][1]
-    rcpts = [addr for _, addr in getaddresses([str(headers.get("To", ""))]) if addr]
-    return sender, rcpts
+def _login(client: smtplib.SMTP, username: str, password: str) -> tuple[int, bytes]:
+    """AUTH PLAIN with UTF-8 (RFC 4616): smtplib's login() can only send ASCII."""
+    import base64
+
+    if username.isascii() and password.isascii():
+        return client.login(username, password)
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
+    code, reply = client.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+    return code, reply
 
 
-def send(settings: SmtpSettings, data: bytes) -> SendOutcome:
-    """Deliver one serialised message (CRLF lines). Never raises for network or SMTP trouble."""
-    sender, rcpts = envelope(data)
+def send(settings: SmtpSettings, data: bytes, sender: str, rcpts: list[str]) -> SendOutcome:
+    """Deliver one serialised message (CRLF lines) to the envelope given, which comes from
+    the config. Never raises: network, SMTP and credential trouble are outcomes."""
     out = SendOutcome(ok=False)
     log = out.transcript
     timeout = settings.timeout_seconds
@@ -67,7 +82,7 @@ def send(settings: SmtpSettings, data: bytes) -> SendOutcome:
             client.ehlo()
         password = read_password(settings)
         if settings.username and password is not None:
-            code, login_reply = client.login(settings.username, password)
+            code, login_reply = _login(client, settings.username, password)
             log.append(f"AUTH: {code} {_text(login_reply)}")
         code, reply = client.mail(sender)
         log.append(f"MAIL FROM:<{sender}>: {code} {_text(reply)}")
@@ -87,6 +102,9 @@ def send(settings: SmtpSettings, data: bytes) -> SendOutcome:
     except _Refused as exc:
         out.permanent = 500 <= exc.code < 600
         out.detail = str(exc)
+    except _BadCredentials as exc:
+        out.permanent = True
+        out.detail = f"AUTH not attempted: {exc}"
     except smtplib.SMTPAuthenticationError as exc:
         out.permanent = True
         out.detail = f"AUTH refused: {exc.smtp_code} {_text(exc.smtp_error)}"
@@ -101,6 +119,10 @@ def send(settings: SmtpSettings, data: bytes) -> SendOutcome:
             out.detail = f"no answer from {settings.host}:{settings.port} within {timeout:g}s"
         else:
             out.detail = f"cannot talk to {settings.host}:{settings.port}: {exc}"
+    except (ValueError, UnicodeError) as exc:
+        # Whatever a hostile server reply or address provokes in smtplib: an outcome too.
+        out.permanent = True
+        out.detail = f"cannot deliver: {type(exc).__name__}: {exc}"[:300]
     finally:
         if client is not None:
             try:
