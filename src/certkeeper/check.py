@@ -411,7 +411,8 @@ def _after_certbot(
         cert_name=lineage.cert_name,
         domains=lineage.domains,
         at=at,
-        previous_expiry=before_expiry,
+        # A first issuance replaces no certificate of ours, whatever nginx served before.
+        previous_expiry=None if issue else before_expiry,
         new_expiry=after.not_after,
         new_not_before=after.not_before,
         notes=notes,

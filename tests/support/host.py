@@ -35,6 +35,7 @@ class Host:
     certbot_command: list[str] = field(default_factory=lambda: [certbot_path()])
     certbot_timeout: float = 120
     nginx_test_command: list[str] | None = None
+    nginx_reload_command: list[str] | None = None
 
     @property
     def le(self) -> Path:
@@ -79,7 +80,7 @@ class Host:
             },
             nginx={
                 "test_command": self.nginx_test_command or self.nginx.test_command,
-                "reload_command": self.nginx.reload_command,
+                "reload_command": self.nginx_reload_command or self.nginx.reload_command,
                 "certs_dir": str(self.nginx.certs_dir),
             },
             probe={"port": self.nginx.tls_port, "timeout_seconds": 3},

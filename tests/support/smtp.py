@@ -23,6 +23,7 @@ class Catcher:
     def __init__(self, reject: tuple[str, ...] = ()) -> None:
         self.reject = set(reject)
         self.raw: list[bytes] = []
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) per message
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -34,6 +35,7 @@ class Catcher:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.raw.append(envelope.original_content or envelope.content)
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 2.0.0 Ok: queued"
 
     @property

@@ -1,4 +1,7 @@
-"""Fixtures for the e2e suite: pebble for the session, a fresh host world per test."""
+"""Shared fixtures: pebble for the session (started only when a test asks), a fresh host world per test.
+
+Used by tests/e2e and tests/faults; every peer is real and stops on teardown.
+"""
 
 from __future__ import annotations
 
