@@ -280,7 +280,9 @@ class _Checker:
         if not isinstance(value, str) or not value or names.has_control_chars(value):
             self.bad(_join(where, key), value, "a file system path")
             return default
-        return (base / os.path.expanduser(value)).resolve()
+        # Lexically normalised, never resolved: resolving would follow a symlink planted
+        # where the lock or state file should be, and write through it as root.
+        return Path(os.path.normpath(base / os.path.expanduser(value)))
 
     def argv(
         self,

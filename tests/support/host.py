@@ -95,6 +95,10 @@ class Host:
     def run(self, *args: str, timeout: float = 300) -> Any:
         return certkeeper(self.config, *args, env=self.env, timeout=timeout)
 
+    def run_env(self, *args: str, **env: str) -> Any:
+        """certkeeper with extra environment, e.g. RENEWED_LINEAGE for the deploy hook."""
+        return certkeeper(self.config, *args, env={**self.env, **env})
+
     def check(self, *args: str) -> Any:
         return self.run("check", "--no-jitter", *args)
 
