@@ -276,7 +276,10 @@ def config_group() -> None:
 @config_group.command("validate")
 @click.pass_obj
 def config_validate(obj: Ctx) -> None:
-    """Load every file and report every problem, one line each. Exit 0 valid, 2 invalid."""
+    """Load every file and report every problem, one line each. Exit 0 valid, 2 invalid.
+
+    Also warns (on stderr, exit code unchanged) about every configured path that the
+    installed certkeeper.service's sandbox would not let the job write."""
     cfg = obj.load()
     count = sum(len(s.lineages) for s in cfg.services)
     click.echo(f"OK: {cfg.path}: {len(cfg.services)} service(s), {count} certificate(s)")
@@ -285,6 +288,13 @@ def config_validate(obj: Ctx) -> None:
     unsent = unsent_warning(cfg)
     if unsent:
         click.echo(f"WARNING: {unsent}", err=True)
+    # The job runs under certkeeper.service's sandbox, not as this shell: say now what
+    # it will not be allowed to write, instead of certbot saying it at 03:00.
+    from certkeeper import sandbox
+
+    unit = sandbox.installed_unit(Path(os.environ.get(sandbox.ROOT_ENV) or "/"))
+    for item in sandbox.blocked(cfg, unit) if unit is not None else []:
+        click.echo(item.warning(), err=True)
 
 
 @config_group.command("show")

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from certkeeper import sandbox
+
 UNITS = Path(__file__).parents[2] / "systemd"
 
 
@@ -44,8 +46,14 @@ def test_timer_schedule() -> None:
 
 
 def test_service_can_write_what_the_job_writes() -> None:
+    """Every default path, and any webroot under /var, /srv or /opt, by construction.
+
+    tests/unit/test_sandbox.py checks the rules; tests/packaging/test_nspawn.py proves
+    them under a booted systemd.
+    """
     service = (UNITS / "certkeeper.service").read_text()
-    writable = " ".join(re.findall(r"^ReadWritePaths=(.*)$", service, re.M))
+    unit = sandbox.parse(service)
+    assert unit.protect_system == "full"
     for path in (
         "/etc/letsencrypt",
         "/var/lib/letsencrypt",
@@ -53,6 +61,20 @@ def test_service_can_write_what_the_job_writes() -> None:
         "/var/lib/certkeeper",
         "/etc/nginx/certs",
         "/run/lock",
+        "/var/log/nginx",
+        "/var/www/letsencrypt",
+        "/srv/www/acme",
     ):
-        assert path in writable.split()
-    assert "Type=oneshot" in service and "ProtectSystem=strict" in service
+        assert sandbox.can_write(unit, path).writable, path
+    assert not sandbox.can_write(unit, "/etc/nginx/nginx.conf").writable
+    assert "Type=oneshot" in service
+
+
+def test_every_read_write_path_exists_before_the_sandbox_is_built() -> None:
+    """A ReadWritePaths= entry that is missing fails the start (226/NAMESPACE) or, with
+    "-", stays read-only: the privileged ExecStartPre must make each one first."""
+    service = (UNITS / "certkeeper.service").read_text()
+    made = re.findall(r"^ExecStartPre=\+/bin/mkdir -p (.*)$", service, re.M)
+    assert len(made) == 1
+    for path in sandbox.parse(service).read_write:
+        assert path in made[0].split(), path
