@@ -8,7 +8,7 @@ whole chain is a SUCCESS; the first link that breaks names the ERROR.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from certkeeper import certbot, deploy, policy
@@ -86,8 +86,9 @@ def _managed(
     now = clock()
     disk = rows[0].disk if rows else None
     served = [r.probe.cert for r in rows]
-    action = policy.plan(served, disk, renewal_days=svc.renewal_days, now=now)
     rec = state.cert(lineage.cert_name)
+    window = _ari_window(cfg, lineage, disk, rec, now)
+    action = policy.plan(served, disk, renewal_days=svc.renewal_days, now=now, ari=window)
     name = lineage.cert_name
     if action is policy.Action.NOTHING:
         if not dry_run:
@@ -102,7 +103,13 @@ def _managed(
     allowed, why = (
         (True, "")
         if redeploy
-        else policy.attempt_allowed(rec.last_attempt, rec.backoff_until, now, force)
+        else policy.attempt_allowed(
+            rec.last_attempt,
+            rec.backoff_until,
+            now,
+            force,
+            ari_urgent=window is not None and window.end <= now,
+        )
     )
     what = {
         policy.Action.ISSUE: "issue",
@@ -135,9 +142,17 @@ def _managed(
         event = _redeploy(cfg, lineage, disk, stale, clock, notes)
     else:
         before = policy.earliest(disk, *served) if disk else None
-        event = _renew(
-            cfg, svc, lineage, disk, before, clock, notes, issue=action is policy.Action.ISSUE
-        )
+        problem = certbot.profile_support_problem(cfg, lineage)
+        if problem is not None:
+            expiry = before.not_after if before else None
+            event = failure(cfg, lineage, clock(), expiry, "certbot", problem, notes)
+        else:
+            event = _renew(
+                cfg, svc, lineage, disk, before, clock, notes, issue=action is policy.Action.ISSUE
+            )
+        if isinstance(event, Renewed):
+            drift = policy.profile_drift(lineage.profile, event.new_not_before, event.new_expiry)
+            event = replace(event, notes=(*event.notes, drift)) if drift else event
     _record(rec, event, certbot_ran=not redeploy)
     report.events.append(event)
     if isinstance(event, Failed):
@@ -151,6 +166,18 @@ def _managed(
         )
     else:
         report.lines.append(f"{name}: nginx was serving an old certificate; reloaded and verified")
+
+
+def _ari_window(
+    cfg: Config, lineage: Lineage, disk: CertInfo | None, rec: CertRecord, now: datetime
+) -> policy.AriWindow | None:
+    """The CA's renewal window for the certificate on disk, refreshed when Retry-After allows."""
+    if disk is None:
+        return None
+    from certkeeper import ari
+
+    rec.ari = ari.refresh(cfg.ari, cfg.certbot.config_dir, lineage.cert_name, disk, rec.ari, now)
+    return ari.window_for(rec.ari, disk)
 
 
 def failure(
@@ -300,7 +327,8 @@ def _warn(
 ) -> None:
     sent = rec.warned_thresholds if rec.warned_for == cert.not_after else []
     left = policy.days_left(cert.not_after, now)
-    threshold, marked = policy.warning_threshold(left, cfg.notify.warn_days, sent)
+    lifetime = cert.not_after - cert.not_before
+    threshold, marked = policy.warning_threshold(left, cfg.notify.warn_days, sent, lifetime)
     if threshold is None:
         return
     rec.warned_for = cert.not_after
@@ -353,7 +381,8 @@ def _monitor(
     if dry_run:
         sent = rec.warned_thresholds if rec.warned_for == cert.not_after else []
         left = policy.days_left(cert.not_after, now)
-        threshold, _ = policy.warning_threshold(left, cfg.notify.warn_days, sent)
+        lifetime = cert.not_after - cert.not_before
+        threshold, _ = policy.warning_threshold(left, cfg.notify.warn_days, sent, lifetime)
         if threshold is not None:
             report.lines.append(f"would warn: {lineage.cert_name} expires in {left} days")
         return

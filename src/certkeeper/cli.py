@@ -133,6 +133,8 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
         from certkeeper import app, render
 
         result = app.status(cfg, only)
+        for line in result.warnings:
+            click.echo(f"warning: {line}", err=True)
         if as_json:
             click.echo(render.status_json(result.rows, result.outbox_waiting))
         else:
@@ -256,6 +258,10 @@ def config_validate(obj: Ctx) -> None:
     click.echo(f"OK: {cfg.path}: {len(cfg.services)} service(s), {count} certificate(s)")
     if cfg.notify.to is None:
         click.echo("note: notify.to is not set, so no notice will be e-mailed", err=True)
+    from certkeeper import app
+
+    for line in app.config_warnings(cfg):
+        click.echo(f"warning: {line}", err=True)
 
 
 @config_group.command("show")
