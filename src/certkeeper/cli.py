@@ -114,7 +114,12 @@ def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
 @click.pass_obj
 def status(obj: Ctx, as_json: bool, only: str | None) -> None:
     """Show every certificate this host should serve: what nginx serves (TLS probe with SNI),
-    what is on disk, days left and what is wrong. Changes nothing.
+    what is on disk, days left and what is wrong; then, per certificate, its ACME profile,
+    the renewal rule in force (configured days, the lifetime rule, or the CA's ARI window
+    as last fetched by check) and the next planned renewal. Changes nothing.
+
+    A service whose certbot_renewal_days its certificate cannot honour (a 31-day window
+    on a 6-day certificate) gets a "warning:" line on stderr.
 
     \b
     States: OK, DUE (inside the renewal window), EXPIRED, MISMATCH (nginx serves
@@ -163,10 +168,12 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
 )
 @click.pass_obj
 def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: bool) -> None:
-    """The daily job: renew what is due, reload nginx, verify, notify.
+    """The twice-daily job: renew what is due, reload nginx, verify, notify.
 
     A certificate is due when its remaining lifetime (earliest of what nginx serves and
-    what is on disk) is below certbot_renewal_days. A renewal is reported SUCCESS only
+    what is on disk) is below certbot_renewal_days (1/3 of the lifetime, 1/2 under 10
+    days, when those days would cover more than half of it), or earlier when the CA's
+    ARI window says so; a window already in the past renews now. A renewal is reported SUCCESS only
     when the disk certificate changed, nginx -t passed, nginx was reloaded and a TLS
     probe shows the new certificate on every name; anything else is an ERROR notice
     naming the step. If nginx serves an older certificate than the disk one, nginx is
@@ -252,7 +259,10 @@ def config_group() -> None:
 @config_group.command("validate")
 @click.pass_obj
 def config_validate(obj: Ctx) -> None:
-    """Load every file and report every problem, one line each. Exit 0 valid, 2 invalid."""
+    """Load every file and report every problem, one line each. Exit 0 valid, 2 invalid.
+
+    Also warns (exit 0) about a service whose certbot_renewal_days its certificate on disk
+    cannot honour."""
     cfg = obj.load()
     count = sum(len(s.lineages) for s in cfg.services)
     click.echo(f"OK: {cfg.path}: {len(cfg.services)} service(s), {count} certificate(s)")
