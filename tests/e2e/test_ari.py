@@ -128,8 +128,6 @@ def test_retry_after_holds_then_a_window_moved_into_the_past_renews_at_once(
 def test_falls_back_to_the_rule_when_the_directory_has_no_renewal_info(host: Host) -> None:
     """pebble itself offers no renewalInfo: the team's rule decides, and nothing breaks."""
     issue(host)
-    host.extra_config = {"ari": {"ca_file": str(host.pebble.ca_bundle)}}
-    host.write()
     host.edit_state("shop", last_attempt="2000-01-01T00:00:00Z")
     proc = host.run("-v", "check", "--no-jitter")
     assert proc.returncode == 0, dump(proc)

@@ -98,7 +98,8 @@ class Host:
                 "smtp": {"host": "127.0.0.1", "port": self.smtp.port, "timeout_seconds": 5},
             },
             lock_timeout_seconds=120,
-            **self.extra_config,
+            # pebble's own HTTPS is signed by a test CA; ARI requests must trust it too.
+            **{"ari": {"ca_file": str(self.pebble.ca_bundle)}, **self.extra_config},
         )
 
     def run(self, *args: str, timeout: float = 300) -> Any:
