@@ -101,8 +101,12 @@ def _get(url: str, ctx: Any, deadline: float) -> tuple[bytes, http.client.HTTPRe
     import ssl
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port  # .port raises ValueError on "host:abc"
+    except ValueError:
+        raise AriError(f"not a usable URL: {url[:200]!r}") from None
+    if parts.scheme != "https" or not host:
         raise AriError(f"not an https URL: {url[:200]!r}")
     left = deadline - time.monotonic()
     if left <= 0:
@@ -110,7 +114,7 @@ def _get(url: str, ctx: Any, deadline: float) -> tuple[bytes, http.client.HTTPRe
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=left, context=ctx)
+    conn = http.client.HTTPSConnection(host, port, timeout=left, context=ctx)
     try:
         conn.request("GET", path, headers={"User-Agent": "certkeeper", "Accept": "*/*"})
         resp = conn.getresponse()
@@ -132,8 +136,10 @@ def _get(url: str, ctx: Any, deadline: float) -> tuple[bytes, http.client.HTTPRe
         if resp.status != 200:
             raise AriError(f"{url}: HTTP {resp.status} {resp.reason}")
         return b"".join(chunks), resp
-    except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
-        raise AriError(f"{url}: {exc or type(exc).__name__}") from None
+    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+        # ValueError covers what a hostile URL does to the client (bad IDNA host, control
+        # characters in the path); none of it may escape as a traceback.
+        raise AriError(f"{url[:200]}: {str(exc)[:200] or type(exc).__name__}") from None
     finally:
         conn.close()
 

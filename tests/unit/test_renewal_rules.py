@@ -355,3 +355,20 @@ def test_a_malformed_cached_window_is_ignored(tmp_path: Path) -> None:
     st = state.load(tmp_path, NOW)
     assert st.cert("shop").ari is None and not st.warnings
     assert state.AriRecord.from_json(good.to_json()) == good
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:1/dir",
+        "https://127.0.0.1:notaport/dir",
+        "https:///dir",
+        "https://127.0.0.1:1/a\r\nX-Injected: 1",
+        "https://" + "\u2603" * 70 + ".example/dir",
+    ],
+)
+def test_a_hostile_url_is_an_ari_error(url: str) -> None:
+    import time as _time
+
+    with pytest.raises(ari.AriError):
+        ari._get(url, ari._context(None), _time.monotonic() + 2)
