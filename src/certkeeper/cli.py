@@ -173,10 +173,10 @@ def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: boo
     A certificate is due when its remaining lifetime (earliest of what nginx serves and
     what is on disk) is below certbot_renewal_days (1/3 of the lifetime, 1/2 under 10
     days, when those days would cover more than half of it), or earlier when the CA's
-    ARI window says so; a window already in the past renews now. A renewal is reported SUCCESS only
-    when the disk certificate changed, nginx -t passed, nginx was reloaded and a TLS
-    probe shows the new certificate on every name; anything else is an ERROR notice
-    naming the step. If nginx serves an older certificate than the disk one, nginx is
+    ARI window says so; a window already in the past renews now. A renewal is reported
+    SUCCESS only when the disk certificate changed, nginx -t passed, nginx was reloaded
+    and a TLS probe shows the new certificate on every name; anything else is an ERROR
+    notice naming the step. If nginx serves an older certificate than the disk one, nginx is
     reloaded (MISMATCH repair).
 
     Prints nothing when there is nothing to do. Exit: 0 nothing due or all verified,
