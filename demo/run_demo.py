@@ -130,6 +130,8 @@ def main() -> int:
                 "from": "operations@demo.test",
                 "smtp": {"host": "127.0.0.1", "port": smtp.port},
             },
+            # pebble's HTTPS is signed by a test CA: trust it for the ARI lookup too.
+            ari={"ca_file": str(pebble.ca_bundle)},
         )
         env = {"REQUESTS_CA_BUNDLE": str(pebble.ca_bundle)}
         print(f"config: {config}")

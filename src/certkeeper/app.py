@@ -8,18 +8,20 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from certkeeper import policy
-from certkeeper.config import Config, select
+from certkeeper.config import Config, Lineage, Service, select
 from certkeeper.log import get_logger
 
 if TYPE_CHECKING:
     from certkeeper.check import Journal as checking_Journal
     from certkeeper.state import State
     from certkeeper.survey import Row
+    from certkeeper.x509info import CertInfo
 
 
 def now() -> datetime:
@@ -34,17 +36,52 @@ class StatusResult:
     rows: list[Row]
     outbox_waiting: int
     exit_code: int
+    warnings: list[str] = field(default_factory=list)
     quarantined: int = 0  # unreadable outbox files set aside for a person
 
 
 def status(cfg: Config, only: str | None) -> StatusResult:
+    from certkeeper import state as state_mod
     from certkeeper.notify.outbox import count, quarantined
     from certkeeper.survey import survey
 
     services = select(cfg, only)
-    rows = survey(cfg, services, now(), trust=True)
+    # Read-only: status shows the ARI windows the last `check` cached, and never asks the CA.
+    memory = state_mod.load(cfg.state_dir, now(), repair=False)
+    ari_records = {name: rec.ari for name, rec in memory.certs.items()}
+    rows = survey(cfg, services, now(), trust=True, ari_records=ari_records)
     code = policy.status_exit_code(r.assessment for r in rows)
-    return StatusResult(rows, count(cfg.state_dir), code, len(quarantined(cfg.state_dir)))
+    warnings = window_warnings((r.service, r.lineage, r.disk or r.probe.cert) for r in rows)
+    return StatusResult(rows, count(cfg.state_dir), code, warnings, len(quarantined(cfg.state_dir)))
+
+
+def window_warnings(items: Iterable[tuple[Service, Lineage, CertInfo | None]]) -> list[str]:
+    """One warning per certificate whose service's certbot_renewal_days cannot be honoured.
+
+    Only for a service that sets the key itself: the default gives way to the
+    lifetime rule silently, a team's explicit choice does not.
+    """
+    seen: set[str] = set()
+    found: list[str] = []
+    for svc, lineage, cert in items:
+        if cert is None or lineage.cert_name in seen:
+            continue
+        seen.add(lineage.cert_name)
+        if not svc.enabled or not svc.renewal_days_set:
+            continue
+        text = policy.ignored_window_warning(svc.name, lineage.cert_name, svc.renewal_days, cert)
+        if text:
+            found.append(text)
+    return found
+
+
+def config_warnings(cfg: Config) -> list[str]:
+    """`config validate`'s look at the lineages on disk (none for a lineage not issued yet)."""
+    from certkeeper.survey import read_disk
+
+    return window_warnings(
+        (svc, lin, read_disk(cfg, lin.cert_name)[0]) for svc in cfg.services for lin in svc.lineages
+    )
 
 
 # ------------------------------------------------------------------------- check

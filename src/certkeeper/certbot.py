@@ -8,7 +8,9 @@ switched off: a due renewal must take seconds, not up to eight minutes.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from pathlib import Path
 
 from certkeeper import proc
@@ -18,6 +20,8 @@ from certkeeper.config import Config, Lineage, Service
 # will deploy and verify, and does not reload nginx or notify a second time.
 PARENT_ENV = "CERTKEEPER_PARENT_PID"
 DEFAULT_LOGS_DIR = "/var/log/letsencrypt"
+# --preferred-profile exists since certbot 4.0 (and is kept in the renewal conf since 4.1).
+PROFILE_MIN_VERSION = (4, 0)
 
 
 def _common(cfg: Config) -> list[str]:
@@ -35,19 +39,87 @@ def issue_argv(cfg: Config, service: Service, lineage: Lineage) -> list[str]:
         argv += ["-d", domain]
     argv += ["--cert-name", lineage.cert_name, "--agree-tos"]
     argv += ["-m", service.email] if service.email else ["--register-unsafely-without-email"]
+    if lineage.profile:
+        argv += ["--preferred-profile", lineage.profile]
     return argv + _common(cfg)
 
 
 def renew_argv(cfg: Config, lineage: Lineage) -> list[str]:
-    return [
+    """Renewal argv. The profile is passed only when the renewal conf lacks it: certbot 4.1+
+    keeps it there, and a conf written by an older certbot (or by hand) would lose it."""
+    argv = [
         *cfg.certbot.command,
         "renew",
         "--cert-name",
         lineage.cert_name,
         "--force-renewal",
         "--no-random-sleep-on-renew",
-        *_common(cfg),
     ]
+    stored = read_renewalparams(cfg.certbot.config_dir, lineage.cert_name)
+    if (
+        lineage.profile
+        and not stored.get("preferred_profile")
+        and not stored.get("required_profile")
+    ):
+        argv += ["--preferred-profile", lineage.profile]
+    return argv + _common(cfg)
+
+
+def renewal_conf(config_dir: Path, cert_name: str) -> Path:
+    return config_dir / "renewal" / f"{cert_name}.conf"
+
+
+_SECTION = re.compile(r"^\s*(\[+)\s*([^\]]*?)\s*\]+\s*$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_]+)\s*=\s*(.*?)\s*$")
+
+
+def read_renewalparams(config_dir: Path, cert_name: str) -> dict[str, str]:
+    """The `[renewalparams]` keys of certbot's renewal conf for the lineage ({} if none).
+
+    certbot writes it with configobj; only flat `key = value` lines of that one
+    section matter here (`server`, `preferred_profile`), so a small reader does.
+    """
+    try:
+        with renewal_conf(config_dir, cert_name).open(encoding="utf-8", errors="replace") as f:
+            text = f.read(256 * 1024)
+    except OSError:
+        return {}
+    found: dict[str, str] = {}
+    section = ""
+    for line in text.splitlines():
+        if match := _SECTION.match(line):
+            # [[webroot_map]] is a subsection: its keys are domains, not renewal params.
+            section = match.group(2) if len(match.group(1)) == 1 else section + "/"
+            continue
+        if section == "renewalparams" and (match := _KEY.match(line)):
+            found.setdefault(match.group(1), match.group(2))
+    return found
+
+
+@functools.cache
+def version(command: tuple[str, ...], timeout: float) -> tuple[tuple[int, int] | None, str]:
+    """certbot's (major, minor) and what it said; asked once per run."""
+    result = proc.run([*command, "--version"], timeout=min(timeout, 120))
+    said = (result.stdout + result.stderr).strip()
+    match = re.search(r"(\d+)\.(\d+)", said) if result.ok else None
+    return ((int(match.group(1)), int(match.group(2))) if match else None), (
+        said[:200] or result.describe()
+    )
+
+
+def profile_support_problem(cfg: Config, lineage: Lineage) -> str | None:
+    """Why this certbot cannot honour the lineage's `profile:`, or None when it can."""
+    if not lineage.profile:
+        return None
+    found, said = version(cfg.certbot.command, cfg.certbot.timeout_seconds)
+    if found is not None and found >= PROFILE_MIN_VERSION:
+        return None
+    what = f"certbot {found[0]}.{found[1]}" if found else f"cannot tell certbot's version ({said})"
+    return (
+        f"{what}: profile {lineage.profile!r} needs certbot 4.0 or newer (--preferred-profile); "
+        "Debian 12's certbot is 2.1. Install a newer certbot (pip or snap) and point "
+        "certbot.command at it, or remove `profile:` from the service file"
+    )
 
 
 def run(cfg: Config, argv: list[str]) -> proc.Result:

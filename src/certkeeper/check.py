@@ -8,7 +8,7 @@ whole chain is a SUCCESS; the first link that breaks names the ERROR.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from certkeeper import certbot, deploy, policy
@@ -189,12 +189,13 @@ def _managed(
     disk_error = rows[0].disk_error if rows else None
     served = _own_served(rows)
     rec = state.cert(lineage.cert_name)
+    window = _ari_window(cfg, lineage, disk, rec, now)
     name = lineage.cert_name
     if disk is None and disk_error:
         # A lineage that exists but cannot be read is never "issue a new one".
         action = policy.Action.UNREADABLE
     else:
-        action = policy.plan(served, disk, renewal_days=svc.renewal_days, now=now)
+        action = policy.plan(served, disk, renewal_days=svc.renewal_days, now=now, ari=window)
     if action is policy.Action.NOTHING:
         if journal is not None:
             rec.last_check = now
@@ -208,7 +209,13 @@ def _managed(
     allowed, why = (
         (True, "")
         if redeploy
-        else policy.attempt_allowed(rec.last_attempt, rec.backoff_until, now, force)
+        else policy.attempt_allowed(
+            rec.last_attempt,
+            rec.backoff_until,
+            now,
+            force,
+            ari_urgent=window is not None and window.end <= now,
+        )
     )
     what = {
         policy.Action.ISSUE: "issue",
@@ -236,6 +243,9 @@ def _managed(
         _failing_warning(cfg, lineage, disk, rec, now, report, journal)
         return
     event = _act(cfg, svc, lineage, action, disk, disk_error, served, rows, rec, clock, journal)
+    if isinstance(event, Renewed):
+        drift = policy.profile_drift(lineage.profile, event.new_not_before, event.new_expiry)
+        event = replace(event, notes=(*event.notes, drift)) if drift else event
     _record(rec, event, certbot_ran=not redeploy)
     _outcome_lines(report, name, event)
     _emit(report, journal, rec, event)
@@ -277,6 +287,10 @@ def _act(
             notes,
             nonce=nonce,
         )
+    if action is not policy.Action.REDEPLOY:
+        problem = certbot.profile_support_problem(cfg, lineage)
+        if problem is not None:
+            return failure(cfg, lineage, at, before_expiry, "certbot", problem, notes, nonce=nonce)
     rec.intent = Intent(
         action=action.value,
         started=at,
@@ -339,6 +353,18 @@ def _renewed_line(event: Renewed) -> str:
         + "; the server block must use "
         + " and ".join(event.server_block)
     )
+
+
+def _ari_window(
+    cfg: Config, lineage: Lineage, disk: CertInfo | None, rec: CertRecord, now: datetime
+) -> policy.AriWindow | None:
+    """The CA's renewal window for the certificate on disk, refreshed when Retry-After allows."""
+    if disk is None:
+        return None
+    from certkeeper import ari
+
+    rec.ari = ari.refresh(cfg.ari, cfg.certbot.config_dir, lineage.cert_name, disk, rec.ari, now)
+    return ari.window_for(rec.ari, disk)
 
 
 def failure(
@@ -494,7 +520,8 @@ def _warn(
 ) -> None:
     sent = rec.warned_thresholds if rec.warned_for == cert.not_after else []
     left = policy.days_left(cert.not_after, now)
-    threshold, marked = policy.warning_threshold(left, cfg.notify.warn_days, sent)
+    lifetime = cert.not_after - cert.not_before
+    threshold, marked = policy.warning_threshold(left, cfg.notify.warn_days, sent, lifetime)
     if threshold is None:
         return
     rec.warned_for = cert.not_after
@@ -550,7 +577,8 @@ def _monitor(
     if journal is None:
         sent = rec.warned_thresholds if rec.warned_for == cert.not_after else []
         left = policy.days_left(cert.not_after, now)
-        threshold, _ = policy.warning_threshold(left, cfg.notify.warn_days, sent)
+        lifetime = cert.not_after - cert.not_before
+        threshold, _ = policy.warning_threshold(left, cfg.notify.warn_days, sent, lifetime)
         if threshold is not None:
             report.lines.append(f"would warn: {lineage.cert_name} expires in {left} days")
         return

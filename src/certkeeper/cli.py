@@ -127,7 +127,12 @@ def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
 def status(obj: Ctx, as_json: bool, only: str | None) -> None:
     """Show every certificate this host should serve: what this host's nginx serves (TLS
     probe with SNI on 127.0.0.1; probe.connect_host: dns follows DNS instead), what is on
-    disk, days left and what is wrong. Changes nothing.
+    disk, days left and what is wrong; then, per certificate, its ACME profile, the
+    renewal rule in force (configured days, the lifetime rule, or the CA's ARI window as
+    last fetched by check) and the next planned renewal. Changes nothing.
+
+    A service whose certbot_renewal_days its certificate cannot honour (a 31-day window
+    on a 6-day certificate) gets a "warning:" line on stderr.
 
     \b
     States: OK, DUE (inside the renewal window), EXPIRED, MISMATCH (nginx serves
@@ -148,6 +153,8 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
 
         result = app.status(cfg, only)
         view = probe_view(cfg)
+        for line in result.warnings:
+            click.echo(f"warning: {line}", err=True)
         if as_json:
             click.echo(
                 render.status_json(result.rows, result.outbox_waiting, view, result.quarantined)
@@ -184,13 +191,15 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
 )
 @click.pass_obj
 def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: bool) -> None:
-    """The daily job: renew what is due, reload nginx, verify, notify.
+    """The twice-daily job: renew what is due, reload nginx, verify, notify.
 
     A certificate is due when its remaining lifetime (earliest of what nginx serves and
-    what is on disk) is below certbot_renewal_days. A renewal is reported SUCCESS only
-    when the disk certificate changed, nginx -t passed, nginx was reloaded and a TLS
-    probe shows the new certificate on every name; anything else is an ERROR notice
-    naming the step. If nginx serves an older certificate than the disk one, nginx is
+    what is on disk) is below certbot_renewal_days (1/3 of the lifetime, 1/2 under 10
+    days, when those days would cover more than half of it), or earlier when the CA's
+    ARI window says so; a window already in the past renews now. A renewal is reported
+    SUCCESS only when the disk certificate changed, nginx -t passed, nginx was reloaded
+    and a TLS probe shows the new certificate on every name; anything else is an ERROR
+    notice naming the step. If nginx serves an older certificate than the disk one, nginx is
     reloaded (MISMATCH repair).
 
     Prints nothing when there is nothing to do. Exit: 0 nothing due or all verified,
@@ -279,15 +288,18 @@ def config_validate(obj: Ctx) -> None:
     """Load every file and report every problem, one line each. Exit 0 valid, 2 invalid.
 
     Also warns (on stderr, exit code unchanged) about every configured path that the
-    installed certkeeper.service's sandbox would not let the job write."""
+    installed certkeeper.service's sandbox would not let the job write, and about a
+    service whose certbot_renewal_days its certificate on disk cannot honour."""
     cfg = obj.load()
     count = sum(len(s.lineages) for s in cfg.services)
     click.echo(f"OK: {cfg.path}: {len(cfg.services)} service(s), {count} certificate(s)")
-    from certkeeper.app import unsent_warning
+    from certkeeper import app
 
-    unsent = unsent_warning(cfg)
+    unsent = app.unsent_warning(cfg)
     if unsent:
         click.echo(f"WARNING: {unsent}", err=True)
+    for line in app.config_warnings(cfg):
+        click.echo(f"warning: {line}", err=True)
     # The job runs under certkeeper.service's sandbox, not as this shell: say now what
     # it will not be allowed to write, instead of certbot saying it at 03:00.
     from certkeeper import sandbox

@@ -57,6 +57,17 @@ class ProbeSettings:
 
 
 @dataclass(frozen=True)
+class AriSettings:
+    """ACME Renewal Information: ask the CA when to renew (RFC 9773)."""
+
+    enabled: bool = True
+    # The CA bundle trusted for the ARI request; None: the system store. A test CA
+    # (pebble's) or a private ACME server needs its own.
+    ca_file: Path | None = None
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
     host: str = "localhost"
     port: int = 25
@@ -81,6 +92,8 @@ class Lineage:
     cert_name: str
     domains: tuple[str, ...]
     webroot: Path
+    # ACME profile (classic, tlsserver, shortlived, or any name the CA offers).
+    profile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,9 @@ class Service:
     renewal_days: int
     lineages: tuple[Lineage, ...]
     links: tuple[Link, ...]
+    # Whether the file says certbot_renewal_days itself (31 is also the default); only
+    # then is a window the lifetime rule overrides worth a warning.
+    renewal_days_set: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,7 @@ class Config:
     probe: ProbeSettings
     notify: NotifySettings
     services: tuple[Service, ...]
+    ari: AriSettings = field(default_factory=AriSettings)
 
     def links_for(self, cert_name: str) -> list[Link]:
         return [
@@ -325,11 +342,13 @@ _TOP_KEYS = (
     "nginx",
     "probe",
     "notify",
+    "ari",
 )
 _CERTBOT_KEYS = ("command", "config_dir", "extra_args", "timeout_seconds")
 _NGINX_KEYS = ("test_command", "reload_command", "certs_dir")
 _PROBE_KEYS = ("port", "connect_host", "timeout_seconds", "concurrency")
 _NOTIFY_KEYS = ("to", "from", "warn_days", "smtp")
+_ARI_KEYS = ("enabled", "ca_file", "timeout_seconds")
 _SMTP_KEYS = ("host", "port", "security", "username", "password_file", "timeout_seconds")
 
 
@@ -418,6 +437,17 @@ def load(path: Path) -> Config:
         smtp=smtp,
     )
 
+    ar = chk.mapping(top.get("ari"), "ari")
+    chk.unknown_keys(ar, _ARI_KEYS, "ari")
+    ca_file = chk.path(ar, "ca_file", "ari", None, base)
+    if ca_file is not None and not ca_file.is_file():
+        chk.bad("ari.ca_file", str(ca_file), "a readable PEM file of CA certificates")
+    ari = AriSettings(
+        enabled=chk.boolean(ar, "enabled", "ari", True),
+        ca_file=ca_file,
+        timeout_seconds=chk.seconds(ar, "timeout_seconds", "ari", 10.0, hi=120),
+    )
+
     problems = list(chk.problems)
     services: tuple[Service, ...] = ()
     if services_dir is not None:
@@ -441,6 +471,7 @@ def load(path: Path) -> Config:
         probe=probe,
         notify=notify,
         services=services,
+        ari=ari,
     )
 
 
@@ -478,7 +509,7 @@ _SERVICE_KEYS = (
     "certbot_domains",
     "certbot_services",
 )
-_DOMAIN_ENTRY_KEYS = ("domains", "webroot", "cert_name")
+_DOMAIN_ENTRY_KEYS = ("domains", "webroot", "cert_name", "profile")
 _LINK_KEYS = ("name", "cert_source")
 DEFAULT_WEBROOT = Path("/var/www/letsencrypt")
 
@@ -555,7 +586,16 @@ def load_service(file: Path) -> Service:
     links = _links(chk, ours, lineages)
     if chk.problems:
         raise ConfigError(chk.problems)
-    return Service(name, file, enabled, email, renewal_days, tuple(lineages), tuple(links))
+    return Service(
+        name,
+        file,
+        enabled,
+        email,
+        renewal_days,
+        tuple(lineages),
+        tuple(links),
+        renewal_days_set="certbot_renewal_days" in ours,
+    )
 
 
 def _lineages(chk: _Checker, ours: Mapping[str, Any], base: Path) -> list[Lineage]:
@@ -574,6 +614,7 @@ def _lineages(chk: _Checker, ours: Mapping[str, Any], base: Path) -> list[Lineag
         if cert_name is None and "cert_name" not in entry:
             chk.bad(f"{where}.cert_name", None, "the certbot lineage name, e.g. foxycart-sandbox")
         webroot = chk.path(entry, "webroot", where, DEFAULT_WEBROOT, base) or DEFAULT_WEBROOT
+        profile = chk.text(entry, "profile", where, None, names.acme_profile)
         raw_domains = entry.get("domains")
         domains: list[str] = []
         if not isinstance(raw_domains, list) or not raw_domains:
@@ -593,7 +634,7 @@ def _lineages(chk: _Checker, ours: Mapping[str, Any], base: Path) -> list[Lineag
                     continue
                 domains.append(normalised)
         if cert_name and domains:
-            result.append(Lineage(cert_name, tuple(domains), webroot))
+            result.append(Lineage(cert_name, tuple(domains), webroot, profile))
     return result
 
 
@@ -704,6 +745,11 @@ def as_dict(cfg: Config) -> dict[str, Any]:
                 "timeout_seconds": smtp.timeout_seconds,
             },
         },
+        "ari": {
+            "enabled": cfg.ari.enabled,
+            "ca_file": str(cfg.ari.ca_file) if cfg.ari.ca_file else None,
+            "timeout_seconds": cfg.ari.timeout_seconds,
+        },
         "services": [
             {
                 "name": svc.name,
@@ -716,6 +762,7 @@ def as_dict(cfg: Config) -> dict[str, Any]:
                         "cert_name": lin.cert_name,
                         "domains": list(lin.domains),
                         "webroot": str(lin.webroot),
+                        "profile": lin.profile,
                     }
                     for lin in svc.lineages
                 ],

@@ -114,3 +114,20 @@ def host_or_address(value: str) -> str:
         return host_name(value)
     except ValueError:
         raise ValueError("a host name or an IP address, e.g. 127.0.0.1") from None
+
+
+_PROFILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def acme_profile(value: str) -> str:
+    """An ACME profile name as certbot's --preferred-profile takes it.
+
+    Any name the CA offers passes through (classic, tlsserver, shortlived today);
+    it must not look like an option or hold spaces, since it is one argv element.
+    """
+    if not _PROFILE.match(value):
+        raise ValueError(
+            "an ACME profile name of letters, digits, '.', '_' or '-' "
+            "(e.g. classic, tlsserver, shortlived)"
+        )
+    return value

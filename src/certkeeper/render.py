@@ -34,6 +34,28 @@ def state_label(row: Row) -> str:
     return f"{a.state.value}/{a.monitor.value}" if a.monitor else a.state.value
 
 
+def renewal_dict(row: Row) -> dict[str, Any] | None:
+    plan = row.plan
+    if plan is None:
+        return None
+    ari = row.ari
+    return {
+        "rule": plan.rule.value,
+        "window_days": round(plan.window_days, 3),
+        "next_at": iso(plan.next_at),
+        "ari": {
+            "start": iso(ari.start),
+            "end": iso(ari.end),
+            "selected_at": iso(ari.selected_at),
+            "retry_after": iso(ari.retry_after),
+            "fetched_at": iso(ari.fetched_at),
+            "explanation_url": ari.explanation_url,
+        }
+        if ari
+        else None,
+    }
+
+
 def row_dict(row: Row) -> dict[str, Any]:
     served = row.probe.cert
     a = row.assessment
@@ -58,6 +80,8 @@ def row_dict(row: Row) -> dict[str, Any]:
             "not_after": iso(row.disk.not_after) if row.disk else None,
             "serial": row.disk.serial_hex if row.disk else None,
         },
+        "profile": row.lineage.profile,
+        "renewal": renewal_dict(row),
     }
 
 
@@ -122,6 +146,7 @@ def status_table(
             text = text.replace(padded, f"\x1b[{code}m{padded}\x1b[0m", 1)
         lines.append(text)
     lines.append(f"\nSERVED = what {view} answers")
+    lines.extend(renewal_table(rows))
     if outbox_waiting:
         lines.append(
             f"\n{outbox_waiting} notice(s) waiting in the outbox: run `certkeeper notify outbox`"
@@ -132,3 +157,32 @@ def status_table(
             "run `certkeeper notify outbox`"
         )
     return "\n".join(lines)
+
+
+def renewal_table(rows: list[Row]) -> list[str]:
+    """Per certificate: its profile, the rule in force and the next planned renewal."""
+    seen: set[str] = set()
+    body: list[list[str]] = []
+    for row in rows:
+        if row.plan is None or row.lineage.cert_name in seen:
+            continue
+        seen.add(row.lineage.cert_name)
+        body.append(
+            [
+                row.lineage.cert_name,
+                row.lineage.profile or "-",
+                row.plan.describe(configured=row.service.renewal_days_set),
+                short_date(row.plan.next_at),
+            ]
+        )
+    if not body:
+        return []
+    header = ["CERT", "PROFILE", "RENEWAL RULE", "NEXT RENEWAL (UTC)"]
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    return [
+        "",
+        *(
+            "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+            for cells in [header, *body]
+        ),
+    ]

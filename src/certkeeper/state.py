@@ -106,6 +106,53 @@ def _is_hex(text: str) -> bool:
     return bool(text) and all(c in "0123456789abcdef" for c in text)
 
 
+@dataclass(frozen=True)
+class AriRecord:
+    """The CA's last answer about one certificate (RFC 9773), and the moment picked in it."""
+
+    cert_id: str
+    start: datetime
+    end: datetime
+    selected_at: datetime  # chosen once, uniformly inside the window, kept while it stands
+    retry_after: datetime  # do not ask the CA again before this
+    fetched_at: datetime
+    explanation_url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cert_id": self.cert_id,
+            "start": to_iso(self.start),
+            "end": to_iso(self.end),
+            "selected_at": to_iso(self.selected_at),
+            "retry_after": to_iso(self.retry_after),
+            "fetched_at": to_iso(self.fetched_at),
+            "explanation_url": self.explanation_url,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> AriRecord | None:
+        """None for anything malformed: a bad cache means asking the CA again, never a crash."""
+        if not isinstance(data, dict):
+            return None
+        cert_id = data.get("cert_id")
+        url = data.get("explanation_url")
+        stamps = [
+            from_iso(data.get(k))
+            for k in ("start", "end", "selected_at", "retry_after", "fetched_at")
+        ]
+        if not isinstance(cert_id, str) or not cert_id or any(s is None for s in stamps):
+            return None
+        start, end, selected, retry, fetched = stamps
+        assert start and end and selected and retry and fetched
+        if any(s.tzinfo is None for s in (start, end, selected, retry, fetched)):
+            return None
+        if not start < end or not start <= selected <= end:
+            return None
+        return cls(
+            cert_id, start, end, selected, retry, fetched, url if isinstance(url, str) else None
+        )
+
+
 @dataclass
 class CertRecord:
     last_check: datetime | None = None
@@ -120,6 +167,7 @@ class CertRecord:
     warned_for: datetime | None = None
     warned_thresholds: list[int] = field(default_factory=list)
     intent: Intent | None = None
+    ari: AriRecord | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +183,7 @@ class CertRecord:
             "warned_for": to_iso(self.warned_for),
             "warned_thresholds": sorted(self.warned_thresholds, reverse=True),
             "intent": self.intent.to_json() if self.intent else None,
+            "ari": self.ari.to_json() if self.ari else None,
         }
 
     @classmethod
@@ -156,6 +205,7 @@ class CertRecord:
             if isinstance(thresholds, list)
             else [],
             intent=Intent.from_json(data.get("intent")),
+            ari=AriRecord.from_json(data.get("ari")),
         )
 
 

@@ -6,13 +6,15 @@ the decisions themselves are in `policy`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from certkeeper import names, policy
+from certkeeper import ari, names, policy
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.probe import ProbeResult, Target, probe_many
+from certkeeper.state import AriRecord
 from certkeeper.x509info import CertInfo, read_file
 
 
@@ -25,6 +27,9 @@ class Row:
     disk: CertInfo | None
     disk_error: str | None
     assessment: policy.Assessment
+    # When and by which rule the certificate is renewed (None: monitor-only or nothing to plan).
+    plan: policy.RenewalPlan | None = None
+    ari: AriRecord | None = None  # the CA's cached answer, when it is about this certificate
 
 
 def live_dir(cfg: Config, cert_name: str) -> Path:
@@ -81,9 +86,16 @@ def probe_domains(cfg: Config, domains: list[str], trust: bool = False) -> list[
 
 
 def survey(
-    cfg: Config, services: tuple[Service, ...], now: datetime, trust: bool = False
+    cfg: Config,
+    services: tuple[Service, ...],
+    now: datetime,
+    trust: bool = False,
+    ari_records: Mapping[str, AriRecord | None] | None = None,
 ) -> list[Row]:
-    """trust=True also checks each served chain against the system CA store (for status)."""
+    """trust=True also checks each served chain against the system CA store (for status).
+
+    `ari_records` are the CA windows `check` cached per cert_name; survey never asks the CA.
+    """
     pairs = [(svc, lin, dom) for svc in services for lin in svc.lineages for dom in lin.domains]
     results = probe_domains(cfg, [dom for _, _, dom in pairs], trust=trust)
     disks = {
@@ -92,6 +104,16 @@ def survey(
     rows = []
     for (svc, lin, dom), result in zip(pairs, results, strict=True):
         disk, disk_error = disks[lin.cert_name]
+        # Only a certificate that names the domain counts: nginx's default server
+        # answering for a name it does not serve yet says nothing about this lineage.
+        deciding = policy.earliest(result.cert if result.covered else None, disk)
+        record = (ari_records or {}).get(lin.cert_name)
+        window = ari.window_for(record, deciding)
+        plan = (
+            policy.renewal_plan(deciding, svc.renewal_days, window, now)
+            if svc.enabled and deciding is not None
+            else None
+        )
         assessment = policy.assess(
             result.target.domain,
             result.cert,
@@ -102,6 +124,19 @@ def survey(
             warn_days=cfg.notify.warn_days,
             now=now,
             disk_error=disk_error,
+            ari=window,
         )
-        rows.append(Row(svc, lin, dom, result, disk, disk_error, assessment))
+        rows.append(
+            Row(
+                svc,
+                lin,
+                dom,
+                result,
+                disk,
+                disk_error,
+                assessment,
+                plan,
+                record if window is not None else None,
+            )
+        )
     return rows

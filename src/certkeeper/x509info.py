@@ -16,6 +16,8 @@ class CertInfo:
     subject: str
     sans: tuple[str, ...]
     self_signed: bool
+    # The Authority Key Identifier's keyIdentifier: half of the ARI certificate ID.
+    aki: bytes | None = None
 
     @property
     def serial_hex(self) -> str:
@@ -47,6 +49,12 @@ def _from_cert(cert: object) -> CertInfo:
         sans = tuple(ext.value.get_values_for_type(x509.DNSName))
     except x509.ExtensionNotFound:
         sans = ()
+    try:
+        aki = cert.extensions.get_extension_for_class(
+            x509.AuthorityKeyIdentifier
+        ).value.key_identifier
+    except x509.ExtensionNotFound:
+        aki = None
     issuer_cn = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
     issuer = str(issuer_cn[0].value) if issuer_cn else cert.issuer.rfc4514_string()
     return CertInfo(
@@ -57,6 +65,7 @@ def _from_cert(cert: object) -> CertInfo:
         subject=cert.subject.rfc4514_string(),
         sans=sans,
         self_signed=cert.issuer == cert.subject,
+        aki=aki,
     )
 
 

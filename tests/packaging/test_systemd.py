@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -39,10 +40,25 @@ def test_units_verify(tmp_path: Path) -> None:
 
 
 def test_timer_schedule() -> None:
+    """Twice a day, 12 hours apart, with jitter (ARI windows can be hours wide), in the
+    timer and in the shipped cron file alike; systemd itself computes the timer's runs."""
     timer = (UNITS / "certkeeper.timer").read_text()
-    assert re.search(r"^OnCalendar=\*-\*-\* 03:00:00$", timer, re.M)
+    assert re.search(r"^OnCalendar=\*-\*-\* 03,15:00:00$", timer, re.M)
     assert re.search(r"^RandomizedDelaySec=15min$", timer, re.M)
     assert re.search(r"^Persistent=true$", timer, re.M)
+    proc = subprocess.run(
+        ["systemd-analyze", "calendar", "--iterations=3", "*-*-* 03,15:00:00"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "TZ": "UTC"},
+    )
+    hours = re.findall(r"\d{4}-\d{2}-\d{2} (\d{2}):00:00", proc.stdout)
+    assert len(hours) >= 3 and set(hours) == {"03", "15"}, proc.stdout
+    cron = (UNITS.parent / "packaging/deb/debian/certkeeper.cron.d").read_text()
+    entries = [line for line in cron.splitlines() if "certkeeper check" in line]
+    assert entries and all(line.startswith("#0 3,15 * * * root ") for line in entries)
 
 
 def test_service_can_write_what_the_job_writes() -> None:

@@ -36,6 +36,7 @@ class Host:
     certbot_timeout: float = 120
     nginx_test_command: list[str] | None = None
     nginx_reload_command: list[str] | None = None
+    extra_config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def le(self) -> Path:
@@ -49,13 +50,26 @@ class Host:
     def env(self) -> dict[str, str]:
         return {"REQUESTS_CA_BUNDLE": str(self.pebble.ca_bundle)}
 
-    def add(self, name: str, *domains: str, renewal_days: int = 31, site: bool = True) -> None:
+    def add(
+        self,
+        name: str,
+        *domains: str,
+        renewal_days: int | None = 31,
+        profile: str | None = None,
+        site: bool = True,
+    ) -> None:
         """A service file; with site=True also its TLS server block (with a placeholder
         certificate), as Ansible deploys it. site=False is the usual first-issuance state:
-        the server block comes once the certificate exists."""
-        self.services[name] = service(
-            name, *domains, webroot=str(self.nginx.webroot), renewal_days=renewal_days
+        the server block comes once the certificate exists. renewal_days=None leaves
+        certbot_renewal_days out of the file (the default, 31)."""
+        doc = service(
+            name, *domains, webroot=str(self.nginx.webroot), renewal_days=renewal_days or 31
         )
+        if renewal_days is None:
+            del doc["certbot_renewal_days"]
+        if profile is not None:
+            doc["certbot_domains"][0]["profile"] = profile  # type: ignore[index]
+        self.services[name] = doc
         if site:
             self.nginx.add_site(name, domains, self.placeholder)
             self.nginx.reload()
@@ -90,6 +104,8 @@ class Host:
                 "smtp": {"host": "127.0.0.1", "port": self.smtp.port, "timeout_seconds": 5},
             },
             lock_timeout_seconds=120,
+            # pebble's own HTTPS is signed by a test CA; ARI requests must trust it too.
+            **{"ari": {"ca_file": str(self.pebble.ca_bundle)}, **self.extra_config},
         )
 
     def run(self, *args: str, timeout: float = 300) -> Any:
@@ -181,6 +197,18 @@ class Host:
     def state(self) -> dict[str, Any]:
         path = self.root / "state" / "state.json"
         return json.loads(path.read_text()) if path.exists() else {}
+
+    def edit_state(self, cert_name: str, **values: Any) -> None:
+        """Move certkeeper's memory of one certificate, as if time had passed."""
+        path = self.root / "state" / "state.json"
+        doc = json.loads(path.read_text())
+        for key, value in values.items():
+            target = doc["certs"][cert_name]
+            *parents, leaf = key.split("__")
+            for parent in parents:
+                target = target[parent]
+            target[leaf] = value
+        path.write_text(json.dumps(doc))
 
     @property
     def mails(self) -> list[Any]:

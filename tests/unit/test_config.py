@@ -62,7 +62,7 @@ def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
             {"jiter_seconds": 5},
             "jiter_seconds: unknown key (did you mean 'jitter_seconds'?); known keys: hostname, "
             "services_dir, state_dir, lock_file, lock_timeout_seconds, jitter_seconds, certbot, "
-            "nginx, probe, notify",
+            "nginx, probe, notify, ari",
         ),
         (
             {"notify": {"smtp": {"security": "starttsl"}}},
@@ -230,7 +230,7 @@ def _with_domains(**entry: object) -> dict[str, object]:
         (
             _with_domains(webrot="/srv"),
             "certbot_domains[0].webrot: unknown key (did you mean 'webroot'?); known keys: "
-            "domains, webroot, cert_name",
+            "domains, webroot, cert_name, profile",
         ),
         (
             dict(GOOD, certbot_renewal_day=31),

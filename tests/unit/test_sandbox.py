@@ -212,6 +212,7 @@ def _host_config(tmp_path: Path, webroot: str, **certbot: object) -> Path:
         lock_file="/run/lock/certkeeper.lock",
         certbot={"config_dir": "/etc/letsencrypt", **certbot},
         nginx={"certs_dir": "/etc/nginx/certs"},
+        notify={"to": "board@example.com"},
     )
 
 
