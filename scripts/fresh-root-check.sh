@@ -74,9 +74,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 step() { echo "== fresh-root-check: $*"; }
+root_env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+  LANG=C.UTF-8 TERM=dumb)
 in_root() {
-  env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-    LANG=C.UTF-8 TERM=dumb chroot "$root" "$@"
+  env -i "${root_env[@]}" chroot "$root" "$@"
 }
 
 started=$SECONDS
@@ -96,10 +97,26 @@ mount --make-rslave "$root/dev"
 mnt -t tmpfs -o mode=0755 tmpfs "$root/run"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 
-step "apt-get install make git python3-venv (what README asks of a fresh Debian)"
+packages=(make git python3-venv)
+# A network whose egress intercepts TLS (as on this project's build machines) makes pip fail
+# with "self-signed certificate in certificate chain" unless its CA is trusted; a fresh Debian
+# on that network needs the same. So the host's local CAs go into the root's store, and pip
+# (bookworm's pip 23 reads its own certifi bundle, not the system store) is pointed at it.
+shopt -s nullglob
+local_cas=(/usr/local/share/ca-certificates/*.crt)
+shopt -u nullglob
+if [ "${#local_cas[@]}" -gt 0 ]; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp "${local_cas[@]}" "$root/usr/local/share/ca-certificates/"
+  packages+=(ca-certificates)
+  root_env+=(PIP_CERT=/etc/ssl/certs/ca-certificates.crt)
+  step "the host's local CAs (${local_cas[*]##*/}) are trusted in the root, for pip"
+fi
+
+step "apt-get install ${packages[*]} (what README asks of a fresh Debian)"
 in_root apt-get update -qq
 in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  make git python3-venv >"$root.apt.log" 2>&1 || { tail -n 30 "$root.apt.log" >&2; exit 1; }
+  "${packages[@]}" >"$root.apt.log" 2>&1 || { tail -n 30 "$root.apt.log" >&2; exit 1; }
 rm -f "$root.apt.log"
 
 step "git clone of $src ($(git -C "$src" rev-parse --short HEAD)) into /root/certkeeper"
