@@ -326,9 +326,7 @@ def main() -> int:
 
         banner("6. status afterwards")
         final = certkeeper(config, "status", env=env)
-        keep_config(config)
-        print(f"\nthe config this demo ran with is kept in {KEPT}/ (config.yaml, services.d/)")
-        print(f"demo finished in {time.monotonic() - started:.1f}s; its peers are stopped")
+        print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
         return 0 if final.returncode == 0 else 1
     except KeyboardInterrupt:
         print("\ninterrupted: tearing down", file=sys.stderr)
@@ -336,8 +334,15 @@ def main() -> int:
     finally:
         for peer in reversed(running):
             peer.stop()  # type: ignore[attr-defined]
+        # Also after a failure: the config is what on-call reads first.
+        kept = (sandbox / "config.yaml").exists()
+        if kept:
+            keep_config(sandbox / "config.yaml")
         shutil.rmtree(webroot, ignore_errors=True)
         shutil.rmtree(sandbox, ignore_errors=True)
+        print("its peers are stopped and its sandbox removed")
+        if kept:
+            print(f"the config this demo ran with is kept in {KEPT}/ (config.yaml, services.d/)")
 
 
 if __name__ == "__main__":
