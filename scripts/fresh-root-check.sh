@@ -135,8 +135,8 @@ for target in "${targets[@]}"; do
     result=FAIL
     status=1
   fi
-  counts="$(grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -n 1 | tr -d '=' || true)"
-  summary+=("make $target: $result in $((SECONDS - t0)) s ${counts:+(pytest:$counts)}")
+  counts="$(grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -n 1 | tr -d '=' | sed 's/^ *//; s/ *$//' || true)"
+  summary+=("make $target: $result in $((SECONDS - t0)) s ${counts:+(pytest: $counts)}")
   if [ "$result" = FAIL ]; then tail -n 40 "$log"; fi
 done
 
