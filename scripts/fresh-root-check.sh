@@ -86,6 +86,9 @@ debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.debootstrap.log
   || { tail -n 30 "$root.debootstrap.log" >&2; exit 1; }
 rm -f "$root.debootstrap.log"
 
+# The root must be a mount point of its own: systemd-nspawn, run by the packaging tests inside
+# it, fails with "Failed to mount n/a (type n/a) on / (MS_REC|MS_SLAVE)" in a plain chroot.
+mnt --bind "$root" "$root"
 mnt -t proc proc "$root/proc"
 mnt -t sysfs sysfs "$root/sys"
 # systemd-nspawn (packaging tests) needs the cgroup tree, which a fresh sysfs lacks.
