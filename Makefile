@@ -52,8 +52,9 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
+# prereqs first (it may install python3-venv), then the venv: a sub-make keeps that order.
 demo: prereqs-demo
-	@$(MAKE) --no-print-directory $(STAMP)
+	@$(MAKE) --no-print-directory -q $(STAMP) || $(MAKE) --no-print-directory $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python demo/run_demo.py
 
 deb:
