@@ -4,17 +4,36 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv test lint unit e2e demo deb bench clean
+.PHONY: all venv prereqs prereqs-demo test lint unit e2e demo deb bench clean
 
 all: test
 
+# A .venv left half-built (python3-venv was missing at the first try, an interrupted
+# `python -m venv`, a removed system python) has a python but no working pip: rebuild it
+# instead of failing on `.venv/bin/pip: No such file`.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if ! $(BIN)/python -c '' >/dev/null 2>&1 || ! $(BIN)/python -m pip --version >/dev/null 2>&1; then \
+	  if ! $(PYTHON) -c 'import ensurepip' >/dev/null 2>&1; then \
+	    echo "$(PYTHON) cannot make a venv (no ensurepip). As root, run:" >&2; \
+	    echo "  apt-get install -y python3-venv" >&2; \
+	    exit 1; \
+	  fi; \
+	  if [ -e $(VENV) ]; then echo "$(VENV) is incomplete: rebuilding it"; rm -rf $(VENV); fi; \
+	  echo "$(PYTHON) -m venv $(VENV)"; \
+	  $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }; \
+	fi
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Debian packages (pebble, nginx, debootstrap, ...): installed when root, else the apt line.
+prereqs:
+	@scripts/prereqs.sh test
+
+prereqs-demo:
+	@scripts/prereqs.sh demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests demo benchmarks
@@ -23,7 +42,8 @@ lint: $(STAMP)
 
 # The whole suite: unit, integration against real TLS/SMTP servers, e2e against
 # pebble + nginx + certbot, packaging. Nothing is skipped.
-test: lint
+test: prereqs
+	$(MAKE) --no-print-directory lint
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 unit: $(STAMP)
@@ -32,7 +52,9 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
-demo: $(STAMP)
+# prereqs first (it may install python3-venv), then the venv: a sub-make keeps that order.
+demo: prereqs-demo
+	@$(MAKE) --no-print-directory -q $(STAMP) || $(MAKE) --no-print-directory $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python demo/run_demo.py
 
 deb:

@@ -1,46 +1,58 @@
-"""`make demo`: certkeeper's whole job on a local sandbox, in under a minute.
+"""`make demo`: certkeeper's whole job on a local sandbox, and the cards on-call must know.
 
-Starts pebble (Let's Encrypt's test ACME server) with pebble-challtestsrv, nginx
-and an SMTP catcher on free loopback ports; issues certificates for two demo
-services with `certkeeper check`; makes one of them due; renews it; prints the
-SUCCESS notice the catcher received; and tears everything down, also on Ctrl-C.
+Starts pebble (Let's Encrypt's test ACME server) with pebble-challtestsrv, nginx and an SMTP
+catcher on free loopback ports, and trusts pebble's root the way production trusts Let's
+Encrypt's. Then, with the real `certkeeper` commands a user runs:
+
+1. issues certificates for two services (two "Cert issued" cards);
+2. renews one that became due (the "Cert renewed" card);
+3. repairs a MISMATCH: certbot renewed on its own and nobody reloaded nginx ("Nginx reloaded");
+4. fails a renewal because nginx lost its challenge location (the ERROR card);
+5. renews with the mail server down: the notice waits in the outbox, `notify outbox` shows it,
+   `notify flush` delivers it once SMTP is back.
+
+Everything is torn down on exit, also on Ctrl-C; the config it used is kept in demo-run/.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from support.smtp import Catcher
 
 TOP = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP / "tests"))
-
-NEEDED = {"pebble": "pebble", "pebble-challtestsrv": "pebble", "nginx": "nginx-light"}
+KEPT = TOP / "demo-run"
+HOSTNAME = "demo-host"
 
 
 def banner(text: str) -> None:
     print(f"\n\033[1m== {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}", flush=True)
 
 
+def say(text: str) -> None:
+    print(f"# {text}", flush=True)
+
+
 def ensure_peers() -> None:
-    missing = sorted({pkg for cmd, pkg in NEEDED.items() if shutil.which(cmd) is None})
-    if not missing:
-        return
-    if os.geteuid() == 0:
-        banner(f"installing {' '.join(missing)} (apt)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", *missing], check=True, env=env, timeout=900
-        )
-        return
-    sys.exit(f"make demo needs: sudo apt-get install -y {' '.join(missing)}")
+    """pebble and nginx from Debian, through the quiet prereqs script `make demo` also runs."""
+    proc = subprocess.run([str(TOP / "scripts" / "prereqs.sh"), "demo"], check=False, timeout=1800)
+    if proc.returncode != 0:
+        sys.exit(proc.returncode)
 
 
 def certkeeper(config: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -53,11 +65,117 @@ def certkeeper(config: Path, *args: str, env: dict[str, str]) -> subprocess.Comp
         stdin=subprocess.DEVNULL,
         check=False,
     )
-    shown = f"$ certkeeper {' '.join(args)}    # exit {proc.returncode}"
-    print(shown)
+    print(f"$ certkeeper {' '.join(args)}    # exit {proc.returncode}")
     for line in (proc.stdout + proc.stderr).rstrip().splitlines():
         print(f"  {line}")
     return proc
+
+
+class Board:
+    """What the team's Trello board receives: each new e-mail becomes a card."""
+
+    def __init__(self, catcher: Catcher) -> None:
+        self.catcher = catcher
+        self.seen = 0
+
+    def new(self) -> list[EmailMessage]:
+        messages = self.catcher.messages
+        fresh = messages[self.seen :]
+        self.seen = len(messages)
+        return fresh
+
+    def show(self, whole: bool = True) -> list[str]:
+        subjects = []
+        for msg in self.new():
+            subjects.append(str(msg["Subject"]))
+            print(f"  +-- card on the board\n  | Subject: {msg['Subject']}")
+            if whole:
+                for line in brief(msg.get_content()):
+                    print(f"  | {line}".rstrip())
+            print("  +--")
+        if not subjects:
+            print("  (no card)")
+        return subjects
+
+
+def brief(body: str) -> list[str]:
+    """A card as on-call first reads it. An ERROR card carries the tool's last 60 lines and
+    the guide's whole checklist; the demo keeps the CA's verdict and the first check."""
+    lines = body.rstrip().splitlines()
+    if "Error output:" not in lines:
+        return lines
+    start = lines.index("Error output:") + 1
+    end = lines.index("Manual intervention required. Check:", start)
+    verdict = [ln for ln in lines[start:end] if re.match(r"\s*(Domain|Type|Detail):", ln)]
+    shown = [
+        *lines[:start],
+        *(verdict or lines[start : start + 3]),
+        "  [...]",
+        *lines[end : end + 2],
+    ]
+    return [*shown, f"... ({len(lines) - len(shown) + 1} more lines on the card)"]
+
+
+def pebble_trust_bundle(pebble: object, folder: Path) -> Path:
+    """pebble's issuing root, as a CA file for SSL_CERT_FILE.
+
+    Production trusts Let's Encrypt's root through the system store; the sandbox's CA is made
+    fresh by each pebble start, so the demo trusts it the same way: certkeeper's probe uses the
+    default store, and SSL_CERT_FILE replaces it. pebble hands its root out on its management
+    interface.
+    """
+    conf = json.loads(pebble.config.read_text())  # type: ignore[attr-defined]
+    management = conf["pebble"]["managementListenAddress"]
+    ctx = ssl.create_default_context(cafile=str(pebble.ca_bundle))  # type: ignore[attr-defined]
+    with urllib.request.urlopen(f"https://{management}/roots/0", context=ctx, timeout=10) as r:
+        root = r.read()
+    bundle = folder / "trusted-roots.pem"
+    bundle.write_bytes(root)
+    return bundle
+
+
+def certbot_renews_alone(
+    certbot: list[str], sandbox: Path, server: str, cert_name: str, env: dict[str, str]
+) -> None:
+    """certbot's own timer (or a person) renewing, with no reload afterwards."""
+    subprocess.run(
+        [
+            *certbot,
+            "renew",
+            "--cert-name",
+            cert_name,
+            "--force-renewal",
+            "--no-random-sleep-on-renew",
+            "--non-interactive",
+            "--config-dir",
+            str(sandbox / "letsencrypt"),
+            "--work-dir",
+            str(sandbox / "work"),
+            "--logs-dir",
+            str(sandbox / "logs"),
+            "--server",
+            server,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def keep_config(config: Path) -> None:
+    """Leave the config the demo printed where the user can read it after the sandbox is gone."""
+    if KEPT.exists():
+        shutil.rmtree(KEPT)
+    (KEPT / "services.d").mkdir(parents=True)
+    header = (
+        "# The config `make demo` ran with, kept for reading. Its sandbox (certificates, state,\n"
+        "# nginx) was removed when the demo ended; `make clean` removes this folder.\n"
+    )
+    (KEPT / "config.yaml").write_text(header + config.read_text())
+    for item in sorted((config.parent / "services.d").glob("*.yaml")):
+        shutil.copy(item, KEPT / "services.d" / item.name)
 
 
 def main() -> int:
@@ -88,6 +206,7 @@ def main() -> int:
         catcher = Catcher()
         smtp = SMTPServer(catcher).start()
         running.append(smtp)
+        board = Board(catcher)
         print(
             f"pebble https://127.0.0.1:{pebble.port}/dir, nginx TLS on 127.0.0.1:"
             f"{nginx.tls_port}, SMTP on 127.0.0.1:{smtp.port}"
@@ -102,12 +221,13 @@ def main() -> int:
             domains = tuple(doc["certbot_domains"][0]["domains"])  # type: ignore[index]
             nginx.add_site(name, domains, placeholder)
         nginx.reload()
+        certbot = [certbot_path()]
         config = write_config(
             sandbox,
             services,
-            hostname="demo-host",
+            hostname=HOSTNAME,
             certbot={
-                "command": [certbot_path()],
+                "command": certbot,
                 "config_dir": str(sandbox / "letsencrypt"),
                 "extra_args": [
                     "--server",
@@ -124,63 +244,107 @@ def main() -> int:
                 "reload_command": nginx.reload_command,
                 "certs_dir": str(nginx.certs_dir),
             },
+            # Explicit, so the demo does not depend on the default: probe the local nginx.
             probe={"port": nginx.tls_port, "connect_host": "127.0.0.1", "timeout_seconds": 3},
             notify={
                 "to": "board@demo.test",
                 "from": "operations@demo.test",
-                "smtp": {"host": "127.0.0.1", "port": smtp.port},
+                "smtp": {"host": "127.0.0.1", "port": smtp.port, "timeout_seconds": 5},
             },
             # pebble's HTTPS is signed by a test CA: trust it for the ARI lookup too.
             ari={"ca_file": str(pebble.ca_bundle)},
         )
-        env = {"REQUESTS_CA_BUNDLE": str(pebble.ca_bundle)}
-        print(f"config: {config}")
+        trusted = pebble_trust_bundle(pebble, sandbox)
+        # REQUESTS_CA_BUNDLE: certbot trusts pebble's HTTPS. SSL_CERT_FILE: certkeeper's probe
+        # trusts pebble's issuing root, as production trusts Let's Encrypt's.
+        env = {"REQUESTS_CA_BUNDLE": str(pebble.ca_bundle), "SSL_CERT_FILE": str(trusted)}
+        state_file = sandbox / "state" / "state.json"
+        print(f"config: {config} (a copy stays in {KEPT}/ after the demo)")
+        print(f"one service file, the team's group_vars format ({config.parent}/services.d/):")
+        print((config.parent / "services.d" / "api.yaml").read_text().rstrip())
+
+        def move_calendar(cert_name: str) -> None:
+            # pebble cannot backdate: re-mint the lineage with the same key and names, 85 days
+            # older, serve it, and age certkeeper's memory of its last attempt to match.
+            age_lineage(sandbox / "letsencrypt", cert_name, days_left=5.5)
+            state = json.loads(state_file.read_text())
+            state["certs"][cert_name]["last_attempt"] = "2000-01-01T00:00:00Z"
+            state_file.write_text(json.dumps(state))
+            nginx.reload()
 
         banner("1. first run: no certificates yet, so certkeeper issues both")
         if certkeeper(config, "check", "--no-jitter", env=env).returncode != 0:
             return 1
+        board.show(whole=False)
+        say("every row OK and trusted: nginx serves what is on disk, and the chain verifies")
         certkeeper(config, "status", env=env)
-        catcher.raw.clear()
 
-        banner("2. move the calendar: shop's certificate now has 5 days left")
-        print(
-            "(pebble cannot backdate, so the lineage is re-minted with the same key and "
-            "names, 85 days older, and nginx reloaded to serve it)"
-        )
-        age_lineage(sandbox / "letsencrypt", "shop", days_left=5.5)
-        state_file = sandbox / "state" / "state.json"
-        state = json.loads(state_file.read_text())
-        state["certs"]["shop"]["last_attempt"] = "2000-01-01T00:00:00Z"
-        state_file.write_text(json.dumps(state))
-        nginx.reload()
+        banner("2. the calendar moves: shop has 5 days left, so the daily run renews it")
+        say("(pebble cannot backdate, so shop's lineage is re-minted 85 days older)")
+        move_calendar("shop")
         certkeeper(config, "status", "--only", "shop", env=env)
         certkeeper(config, "check", "--dry-run", env=env)
-
-        banner("3. the daily run renews shop, reloads nginx and verifies what it serves")
         if certkeeper(config, "check", "--no-jitter", env=env).returncode != 0:
             return 1
+        board.show()
 
-        banner("4. the notice the team's board received")
-        for msg in catcher.messages:
-            print(f"Subject: {msg['Subject']}\nFrom: {msg['From']}\nTo: {msg['To']}\n")
-            print(msg.get_content())
-        if not any(str(m["Subject"]).startswith("[SUCCESS]") for m in catcher.messages):
-            print("no SUCCESS notice arrived", file=sys.stderr)
+        banner("3. MISMATCH: certbot renewed api on its own, and nobody reloaded nginx")
+        say("(certbot's timer or a person ran `certbot renew`; nginx still serves the old one)")
+        certbot_renews_alone(certbot, sandbox, pebble.directory, "api", env)
+        certkeeper(config, "status", "--only", "api", env=env)
+        say("check runs `nginx -t`, reloads, and proves with a probe that nginx serves it")
+        certkeeper(config, "check", "--no-jitter", env=env)
+        board.show()
+
+        banner("4. ERROR: api is due, but an nginx change dropped the challenge location")
+        say("(pebble runs with PEBBLE_AUTHZREUSE=0, so the CA really fetches the challenge)")
+        move_calendar("api")
+        conf = nginx.conf.read_text()
+        broken = re.sub(
+            r"    location /\.well-known/acme-challenge/ \{.*?\}\n", "", conf, flags=re.S
+        )
+        nginx.conf.write_text(broken)
+        nginx.reload()
+        certkeeper(config, "check", "--no-jitter", env=env)
+        board.show()
+
+        banner("5. the fix, while the mail server is down: the notice waits in the outbox")
+        say("nginx's challenge location restored; SMTP stopped")
+        nginx.write_conf()
+        nginx.reload()
+        smtp.stop()
+        running.remove(smtp)
+        say("--force: a failed attempt blocks retries for 20 hours (Let's Encrypt's limits)")
+        certkeeper(config, "check", "--no-jitter", "--force", env=env)
+        certkeeper(config, "notify", "outbox", env=env)
+        say("SMTP back; every check flushes the outbox first, or do it by hand:")
+        smtp = SMTPServer(catcher, port=smtp.port).start()
+        running.append(smtp)
+        certkeeper(config, "notify", "flush", env=env)
+        subjects = board.show()
+        if not any(s.startswith("[SUCCESS]") for s in subjects):
+            print("the waiting notice was not delivered", file=sys.stderr)
             return 1
 
-        banner("5. status afterwards")
-        if certkeeper(config, "status", env=env).returncode != 0:
-            return 1
+        banner("6. status afterwards")
+        final = certkeeper(config, "status", env=env)
         print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
-        return 0
+        return 0 if final.returncode == 0 else 1
     except KeyboardInterrupt:
         print("\ninterrupted: tearing down", file=sys.stderr)
         return 130
     finally:
         for peer in reversed(running):
             peer.stop()  # type: ignore[attr-defined]
+        # Also after a failure: the config is what on-call reads first.
+        kept = (sandbox / "config.yaml").exists()
+        if kept:
+            keep_config(sandbox / "config.yaml")
         shutil.rmtree(webroot, ignore_errors=True)
         shutil.rmtree(sandbox, ignore_errors=True)
+        print("its peers are stopped and its sandbox removed")
+        if kept:
+            print(f"the config this demo ran with is kept in {KEPT}/ (config.yaml, services.d/)")
 
 
 if __name__ == "__main__":
