@@ -37,6 +37,8 @@ case "$profile" in
     need_pkg ca-certificates                 # TLS to pypi and deb.debian.org from tests
     need_cmd debootstrap debootstrap         # packaging tests build a fresh Debian 12 root
     need_cmd systemd-container systemd-nspawn  # ...and boot it
+    need_cmd util-linux nsenter              # ...and drive systemctl inside it
+    need_cmd procps pgrep                    # ...finding its PID 1
     need_cmd lintian lintian                 # the .deb must pass lintian
     need_pkg dpkg-dev                        # packaging/deb/build.sh
     need_cmd binutils strip                  # build.sh strips the wheels' shared objects

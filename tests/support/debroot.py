@@ -128,6 +128,11 @@ class Container:
             "-n",
             "-p",
             "-C",
+            # The container's root and working directory too: when this suite itself runs
+            # in a chroot (scripts/fresh-root-check.sh), systemctl would otherwise see the
+            # chroot's /run and answer "offline".
+            "-r",
+            "-w",
             "--",
             *argv,
             timeout=timeout,
