@@ -17,6 +17,7 @@ from certkeeper.config import Config, select
 from certkeeper.log import get_logger
 
 if TYPE_CHECKING:
+    from certkeeper import check as checking
     from certkeeper.state import State
     from certkeeper.survey import Row
 
@@ -108,7 +109,9 @@ def check(
 
             delivery = announce(cfg, state, report.events, now())
             result.problems.extend(_undelivered(delivery.failed))
+        state.check_run = state_mod.CheckRun(now(), success=not result.problems)
         state.save(now())
+        _write_metrics(cfg, state, report, only, result)
     result.exit_code = 1 if result.problems else 0
     if result.lines or result.problems:
         # A quiet run stays cheap: structlog is only imported when there is news.
@@ -119,6 +122,22 @@ def check(
             problems=result.problems,
         )
     return result
+
+
+def _write_metrics(
+    cfg: Config, state: State, report: checking.CheckReport, only: str | None, result: CheckResult
+) -> None:
+    if cfg.metrics_file is None:
+        return
+    from certkeeper.actions import metrics
+
+    # A quiet run over every service already saw the world as it still is.
+    rows = report.rows if only is None and not report.events else None
+    problem = metrics.after_check(cfg, state, now(), rows)
+    if problem:
+        # Said, not failed: the renewal itself went as reported.
+        result.warnings.append(problem)
+        get_logger(command="check").warning("metrics.unwritten", message=problem)
 
 
 def _undelivered(failed: list[tuple[str, str, bool]]) -> list[str]:

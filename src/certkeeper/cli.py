@@ -138,7 +138,15 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
         result = app.status(cfg, only)
         view = probe_view(cfg)
         if as_json:
-            click.echo(render.status_json(result.rows, result.outbox_waiting, view))
+            click.echo(
+                render.status_json(
+                    result.rows,
+                    result.outbox_waiting,
+                    view,
+                    host=cfg.hostname,
+                    generated_at=app.now(),
+                )
+            )
         else:
             click.echo(
                 render.status_table(
@@ -199,6 +207,44 @@ def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: boo
         for line in result.problems:
             click.echo(f"ERROR: {line}", err=True)
         return result.exit_code
+
+    guarded(body)
+
+
+@cli.command()
+@click.option(
+    "--output",
+    "-o",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write FILE atomically, mode 0644, instead of printing (node_exporter's textfile "
+    "folder: /var/lib/prometheus/node-exporter/certkeeper.prom).",
+)
+@click.pass_obj
+def metrics(obj: Ctx, output: Path | None) -> None:
+    """Print every certificate, renewal and check-run fact in the Prometheus text format,
+    for node_exporter's textfile collector. Probes like `status`; changes nothing else.
+
+    Every `check` writes the same to metrics_file when the config sets it. Alert rules
+    that use each certificate's lifetime: examples/prometheus/certkeeper.rules.yml.
+    Exit: 0 written, 1 FILE could not be written, 2 configuration error.
+    """
+    cfg = obj.load()
+
+    def body() -> int:
+        from certkeeper import app
+        from certkeeper.actions import metrics as metrics_action
+
+        text = metrics_action.run(cfg, app.now())
+        if output is None:
+            click.echo(text, nl=False)
+            return 0
+        try:
+            metrics_action.write(output, text)
+        except OSError as exc:
+            click.echo(f"certkeeper: cannot write {output}: {exc.strerror or exc}", err=True)
+            return 1
+        return 0
 
     guarded(body)
 

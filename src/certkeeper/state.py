@@ -46,6 +46,8 @@ class CertRecord:
     backoff_until: datetime | None = None
     warned_for: datetime | None = None
     warned_thresholds: list[int] = field(default_factory=list)
+    # The last renewal or issuance that was verified end to end (for the fleet's metrics).
+    last_success: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class CertRecord:
             "backoff_until": to_iso(self.backoff_until),
             "warned_for": to_iso(self.warned_for),
             "warned_thresholds": sorted(self.warned_thresholds, reverse=True),
+            "last_success": to_iso(self.last_success),
         }
 
     @classmethod
@@ -84,7 +87,29 @@ class CertRecord:
             warned_thresholds=[t for t in thresholds if isinstance(t, int)]
             if isinstance(thresholds, list)
             else [],
+            last_success=from_iso(data.get("last_success")),
         )
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    at: datetime
+    success: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"last_run": to_iso(self.at), "success": self.success}
+
+    @classmethod
+    def from_json(cls, data: Any) -> CheckRun | None:
+        """Tolerant: anything malformed reads as "never ran", which the quiet-agent alert
+        reports, rather than failing the run that reads it."""
+        if not isinstance(data, dict):
+            return None
+        at = from_iso(data.get("last_run"))
+        success = data.get("success")
+        if at is None or not isinstance(success, bool):
+            return None
+        return cls(at, success)
 
 
 @dataclass
@@ -94,6 +119,9 @@ class State:
     delivered: dict[str, datetime] = field(default_factory=dict)
     outbox_errors: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # When `check` last ran to the end, and whether it succeeded: the fleet's alert
+    # "the agent went quiet" is built on this.
+    check_run: CheckRun | None = None
 
     def cert(self, name: str) -> CertRecord:
         return self.certs.setdefault(name, CertRecord())
@@ -110,6 +138,8 @@ class State:
             "delivered": {k: to_iso(v) for k, v in sorted(self.delivered.items())},
             "outbox_errors": dict(sorted(self.outbox_errors.items())),
         }
+        if self.check_run is not None:
+            doc["check"] = self.check_run.to_json()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic.write_bytes(self.path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
 
@@ -144,7 +174,9 @@ def load(state_dir: Path, now: datetime, repair: bool = True) -> State:
         outbox_errors = {
             str(k): str(v) for k, v in (errors_raw.items() if isinstance(errors_raw, dict) else [])
         }
-        return State(path, certs, delivered, outbox_errors)
+        return State(
+            path, certs, delivered, outbox_errors, check_run=CheckRun.from_json(doc.get("check"))
+        )
     except (ValueError, UnicodeDecodeError) as exc:
         if not repair:
             return State(path, warnings=[f"state file {path} is unreadable ({exc})"])
