@@ -249,6 +249,43 @@ def metrics(obj: Ctx, output: Path | None) -> None:
     guarded(body)
 
 
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option(
+    "--max-age",
+    default="36h",
+    show_default=True,
+    metavar="AGE",
+    help="A host whose status is older than this is STALE (exit 3): 36h, 90m, 2d, 3600.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def report(files: tuple[str, ...], max_age: str, as_json: bool) -> None:
+    """Merge the `certkeeper status --json` output of many hosts into one fleet table,
+    worst first. FILE is one host's output, or JSON lines (one host per line); `-` reads
+    standard input. Needs no certkeeper config: run it on the control node.
+
+    \b
+    Gather and report in one go: ansible-playbook examples/ansible/fleet-status.yml
+    By hand:  for h in app1 app2; do ssh $h certkeeper status --json; done | certkeeper report -
+
+    \b
+    Exit: the worst row decides, as in `status`: 0 OK, 1 DUE or WARN,
+      2 EXPIRED/UNREACHABLE/MISSING/MISMATCH/NOT_COVERED (outranks 3),
+      3 a host is STALE or an input is not status output (named on stderr).
+    """
+    from certkeeper.actions import report as report_action
+
+    try:
+        age = report_action.parse_age(max_age)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-age") from None
+    fleet = report_action.run(list(files), sys.stdin, age, report_action.utc_now())
+    for line in fleet.errors:
+        click.echo(f"certkeeper report: {line}", err=True)
+    click.echo(report_action.as_json(fleet) if as_json else report_action.table(fleet))
+    sys.exit(fleet.exit_code)
+
+
 @cli.command("deploy-hook")
 @click.pass_obj
 def deploy_hook(obj: Ctx) -> None:
