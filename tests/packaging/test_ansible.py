@@ -247,3 +247,31 @@ def test_fleet_status_gathers_and_reports(
     assert "foxycart-sandbox3.tokenoftrust.com" in proc.stdout
     assert "MISSING" in proc.stdout
     assert "1 host(s), 3 row(s): 3 critical" in proc.stdout
+
+
+@pytest.mark.slow
+def test_a_host_with_two_services_lists_them(
+    deb: Path, root: Path, inventory: Path, tmp_path: Path
+) -> None:
+    examples = yaml.safe_load((TOP / "examples/services.d/shopify.yaml").read_text())
+    shopify = {k: v for k, v in examples.items() if k.startswith("certbot_")}
+    partner = yaml.safe_load((TOP / "examples/services.d/partner-portal.yaml").read_text())
+    services = [{"name": "shopify", "vars": shopify}, {"name": "partner-portal", "vars": partner}]
+    proc = playbook(
+        tmp_path,
+        inventory,
+        "certkeeper.yml",
+        "-e",
+        f"certkeeper_deb={deb}",
+        "-e",
+        json.dumps({"certkeeper_services": services}),
+    )
+    assert proc.returncode == 0, dump(proc)
+    folder = root / "etc/certkeeper/services.d"
+    assert sorted(p.name for p in folder.iterdir()) == ["partner-portal.yaml", "shopify.yaml"]
+    assert yaml.safe_load((folder / "shopify.yaml").read_text()) == shopify
+    validate = chroot(root, "certkeeper", "config", "validate")
+    assert validate.returncode == 0, validate.stderr
+    assert (
+        validate.stdout.strip() == "OK: /etc/certkeeper/config.yaml: 2 service(s), 2 certificate(s)"
+    )
