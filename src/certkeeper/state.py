@@ -101,8 +101,8 @@ class CheckRun:
 
     @classmethod
     def from_json(cls, data: Any) -> CheckRun | None:
-        """Tolerant: anything malformed reads as "never ran", which the quiet-agent alert
-        reports, rather than failing the run that reads it."""
+        """Tolerant: anything malformed reads as "never ran" until the next check records
+        a run, rather than failing the run that reads it."""
         if not isinstance(data, dict):
             return None
         at = from_iso(data.get("last_run"))
