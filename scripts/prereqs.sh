@@ -45,6 +45,7 @@ case "$profile" in
     need_cmd binutils objdump                # ...and reads their glibc symbol versions
     need_cmd systemd systemd-analyze         # the shipped units are verified offline
     need_cmd openssl openssl                 # the benchmark compares with the guide's openssl loop
+    need_cmd prometheus promtool             # the alert rules pass promtool check/test rules
     ;;
   *)
     echo "usage: $0 [demo|test]" >&2

@@ -18,6 +18,7 @@ from certkeeper.config import Config, Lineage, Service, select
 from certkeeper.log import get_logger
 
 if TYPE_CHECKING:
+    from certkeeper import check as checking
     from certkeeper.check import Journal as checking_Journal
     from certkeeper.state import State
     from certkeeper.survey import Row
@@ -157,9 +158,11 @@ def check(
         from certkeeper.notify.events import event_id
 
         _flush_outbox(cfg, state, result, fresh={event_id(e) for e in report.events})
+        state.check_run = state_mod.CheckRun(now(), success=not result.problems)
         problem = _save(state)
         if problem:
             result.problems.append(problem)
+        _write_metrics(cfg, state, report, only, result)
     result.exit_code = 1 if result.problems else 0
     if result.lines or result.problems:
         # A quiet run stays cheap: structlog is only imported when there is news.
@@ -190,6 +193,22 @@ def _journal(cfg: Config, state: State) -> checking_Journal:
         spool=lambda event: spool_event(cfg, event),
         told=lambda nonce: told(cfg, state, nonce),
     )
+
+
+def _write_metrics(
+    cfg: Config, state: State, report: checking.CheckReport, only: str | None, result: CheckResult
+) -> None:
+    if cfg.metrics_file is None:
+        return
+    from certkeeper.actions import metrics
+
+    # A quiet run over every service already saw the world as it still is.
+    rows = report.rows if only is None and not report.events else None
+    problem = metrics.after_check(cfg, state, now(), rows)
+    if problem:
+        # Said, not failed: the renewal itself went as reported.
+        result.warnings.append(problem)
+        get_logger(command="check").warning("metrics.unwritten", message=problem)
 
 
 def _undelivered(failed: list[tuple[str, str, bool]]) -> list[str]:

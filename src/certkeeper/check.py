@@ -40,6 +40,8 @@ class CheckReport:
     lines: list[str] = field(default_factory=list)  # what happened, for stdout
     problems: list[str] = field(default_factory=list)  # what went wrong, for stderr
     events: list[Event] = field(default_factory=list)
+    # What the run saw before acting; the metrics file reuses it when nothing changed.
+    rows: list[Row] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -73,6 +75,7 @@ def run(
                     _recover(cfg, lineage, rec, journal, report)
     now = clock()
     rows = survey(cfg, services, now)
+    report.rows = rows
     for svc in services:
         for lineage in svc.lineages:
             mine = [r for r in rows if r.lineage is lineage]
@@ -502,6 +505,7 @@ def _record(rec: CertRecord, event: Event, *, certbot_ran: bool) -> None:
     if isinstance(event, Renewed):
         rec.previous_expiry = event.previous_expiry
         rec.new_expiry = event.new_expiry
+        rec.last_success = event.at
         # A new certificate starts a new series of expiry warnings.
         rec.warned_for = None
         rec.warned_thresholds = []

@@ -157,7 +157,14 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
             click.echo(f"warning: {line}", err=True)
         if as_json:
             click.echo(
-                render.status_json(result.rows, result.outbox_waiting, view, result.quarantined)
+                render.status_json(
+                    result.rows,
+                    result.outbox_waiting,
+                    view,
+                    host=cfg.hostname,
+                    generated_at=app.now(),
+                    quarantined=result.quarantined,
+                )
             )
         else:
             click.echo(
@@ -227,6 +234,81 @@ def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: boo
         return result.exit_code
 
     guarded(body)
+
+
+@cli.command()
+@click.option(
+    "--output",
+    "-o",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write FILE atomically, mode 0644, instead of printing (node_exporter's textfile "
+    "folder: /var/lib/prometheus/node-exporter/certkeeper.prom).",
+)
+@click.pass_obj
+def metrics(obj: Ctx, output: Path | None) -> None:
+    """Print every certificate, renewal and check-run fact in the Prometheus text format,
+    for node_exporter's textfile collector. Probes like `status`; changes nothing else.
+
+    Every `check` writes the same to metrics_file when the config sets it. Alert rules
+    that use each certificate's lifetime: examples/prometheus/certkeeper.rules.yml.
+    Exit: 0 written, 1 FILE could not be written, 2 configuration error.
+    """
+    cfg = obj.load()
+
+    def body() -> int:
+        from certkeeper import app
+        from certkeeper.actions import metrics as metrics_action
+
+        text = metrics_action.run(cfg, app.now())
+        if output is None:
+            click.echo(text, nl=False)
+            return 0
+        try:
+            metrics_action.write(output, text)
+        except OSError as exc:
+            click.echo(f"certkeeper: cannot write {output}: {exc.strerror or exc}", err=True)
+            return 1
+        return 0
+
+    guarded(body)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option(
+    "--max-age",
+    default="36h",
+    show_default=True,
+    metavar="AGE",
+    help="A host whose status is older than this is STALE (exit 3): 36h, 90m, 2d, 3600.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def report(files: tuple[str, ...], max_age: str, as_json: bool) -> None:
+    """Merge the `certkeeper status --json` output of many hosts into one fleet table,
+    worst first. FILE is one host's output, or JSON lines (one host per line); `-` reads
+    standard input. Needs no certkeeper config: run it on the control node.
+
+    \b
+    Gather and report in one go: ansible-playbook examples/ansible/fleet-status.yml
+    By hand:  for h in app1 app2; do ssh $h certkeeper status --json; done | certkeeper report -
+
+    \b
+    Exit: the worst row decides, as in `status`: 0 OK, 1 DUE or WARN,
+      2 EXPIRED/UNREACHABLE/MISSING/MISMATCH/NOT_COVERED (outranks 3),
+      3 a host is STALE or an input is not status output (named on stderr).
+    """
+    from certkeeper.actions import report as report_action
+
+    try:
+        age = report_action.parse_age(max_age)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-age") from None
+    fleet = report_action.run(list(files), sys.stdin, age, report_action.utc_now())
+    for line in fleet.errors:
+        click.echo(f"certkeeper report: {line}", err=True)
+    click.echo(report_action.as_json(fleet) if as_json else report_action.table(fleet))
+    sys.exit(fleet.exit_code)
 
 
 @cli.command("deploy-hook")

@@ -28,6 +28,9 @@ MAX_YAML_NODES = 100_000
 
 SECURITY_MODES = ("none", "starttls", "tls")
 CRON_PREFIXES = ("cert_renewal_", "cert_expiry_")
+# node_exporter's textfile collector folder as Debian's prometheus-node-exporter sets it up.
+NODE_EXPORTER_TEXTFILE = Path("/var/lib/prometheus/node-exporter/certkeeper.prom")
+METRICS_AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,8 @@ class Config:
     notify: NotifySettings
     services: tuple[Service, ...]
     ari: AriSettings = field(default_factory=AriSettings)
+    # Where `check` writes the Prometheus metrics; None: nowhere.
+    metrics_file: Path | None = None
 
     def links_for(self, cert_name: str) -> list[Link]:
         return [
@@ -343,6 +348,7 @@ _TOP_KEYS = (
     "probe",
     "notify",
     "ari",
+    "metrics_file",
 )
 _CERTBOT_KEYS = ("command", "config_dir", "extra_args", "timeout_seconds")
 _NGINX_KEYS = ("test_command", "reload_command", "certs_dir")
@@ -378,6 +384,7 @@ def load(path: Path) -> Config:
     lock_file = chk.path(top, "lock_file", "", Path("/run/lock/certkeeper.lock"), base)
     lock_timeout = chk.seconds(top, "lock_timeout_seconds", "", 900.0)
     jitter = chk.integer(top, "jitter_seconds", "", 900, 0, 86400)
+    metrics_file = _metrics_file(chk, top, base)
 
     cb = chk.mapping(top.get("certbot"), "certbot")
     chk.unknown_keys(cb, _CERTBOT_KEYS, "certbot")
@@ -472,7 +479,17 @@ def load(path: Path) -> Config:
         notify=notify,
         services=services,
         ari=ari,
+        metrics_file=metrics_file,
     )
+
+
+def _metrics_file(chk: _Checker, top: Mapping[str, Any], base: Path) -> Path | None:
+    """`auto` (the shipped config) means node_exporter's textfile folder when it exists, so
+    one config serves hosts with and without node_exporter; null means no metrics file."""
+    if top.get("metrics_file") == METRICS_AUTO:
+        folder = NODE_EXPORTER_TEXTFILE.parent
+        return NODE_EXPORTER_TEXTFILE if folder.is_dir() else None
+    return chk.path(top, "metrics_file", "", None, base)
 
 
 def _warn_days(chk: _Checker, nt: Mapping[str, Any]) -> tuple[int, ...]:
@@ -714,6 +731,7 @@ def as_dict(cfg: Config) -> dict[str, Any]:
         "lock_file": str(cfg.lock_file),
         "lock_timeout_seconds": cfg.lock_timeout_seconds,
         "jitter_seconds": cfg.jitter_seconds,
+        "metrics_file": str(cfg.metrics_file) if cfg.metrics_file else None,
         "certbot": {
             "command": list(cfg.certbot.command),
             "config_dir": str(cfg.certbot.config_dir),

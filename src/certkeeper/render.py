@@ -89,8 +89,19 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def status_json(rows: list[Row], outbox_waiting: int, view: str, quarantined: int = 0) -> str:
+def status_json(
+    rows: list[Row],
+    outbox_waiting: int,
+    view: str,
+    *,
+    host: str,
+    generated_at: datetime,
+    quarantined: int = 0,
+) -> str:
     doc = {
+        # Which host and when: `certkeeper report` merges many hosts and flags old answers.
+        "host": host,
+        "generated_at": iso(generated_at),
         "certificates": [row_dict(r) for r in rows],
         "outbox_waiting": outbox_waiting,
         "outbox_quarantined": quarantined,

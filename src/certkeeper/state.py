@@ -168,6 +168,8 @@ class CertRecord:
     warned_thresholds: list[int] = field(default_factory=list)
     intent: Intent | None = None
     ari: AriRecord | None = None
+    # The last renewal or issuance that was verified end to end (for the fleet's metrics).
+    last_success: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -184,6 +186,7 @@ class CertRecord:
             "warned_thresholds": sorted(self.warned_thresholds, reverse=True),
             "intent": self.intent.to_json() if self.intent else None,
             "ari": self.ari.to_json() if self.ari else None,
+            "last_success": to_iso(self.last_success),
         }
 
     @classmethod
@@ -206,7 +209,29 @@ class CertRecord:
             else [],
             intent=Intent.from_json(data.get("intent")),
             ari=AriRecord.from_json(data.get("ari")),
+            last_success=from_iso(data.get("last_success")),
         )
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    at: datetime
+    success: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"last_run": to_iso(self.at), "success": self.success}
+
+    @classmethod
+    def from_json(cls, data: Any) -> CheckRun | None:
+        """Tolerant: anything malformed reads as "never ran" until the next check records
+        a run, rather than failing the run that reads it."""
+        if not isinstance(data, dict):
+            return None
+        at = from_iso(data.get("last_run"))
+        success = data.get("success")
+        if at is None or not isinstance(success, bool):
+            return None
+        return cls(at, success)
 
 
 @dataclass
@@ -216,6 +241,9 @@ class State:
     delivered: dict[str, datetime] = field(default_factory=dict)
     outbox_errors: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # When `check` last ran to the end, and whether it succeeded: the fleet's alert
+    # "the agent went quiet" is built on this.
+    check_run: CheckRun | None = None
 
     def cert(self, name: str) -> CertRecord:
         return self.certs.setdefault(name, CertRecord())
@@ -232,6 +260,8 @@ class State:
             "delivered": {k: to_iso(v) for k, v in sorted(self.delivered.items())},
             "outbox_errors": dict(sorted(self.outbox_errors.items())),
         }
+        if self.check_run is not None:
+            doc["check"] = self.check_run.to_json()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic.write_bytes(self.path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
 
@@ -281,7 +311,9 @@ def load(state_dir: Path, now: datetime, repair: bool = True) -> State:
             str(k)[:200]: str(v)[:2000]
             for k, v in (errors_raw.items() if isinstance(errors_raw, dict) else [])
         }
-        return State(path, certs, delivered, outbox_errors)
+        return State(
+            path, certs, delivered, outbox_errors, check_run=CheckRun.from_json(doc.get("check"))
+        )
     except FileNotFoundError:
         return State(path)
     except (OSError, ValueError, UnicodeDecodeError, RecursionError, TypeError) as exc:

@@ -1,0 +1,45 @@
+"""Helpers for the fleet tests (metrics, report): global keys the Host helper does not
+write, and the Prometheus text format read back with prometheus_client's own parser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from support.host import Host
+
+
+def configure(host: Host, **keys: Any) -> None:
+    """Add global keys to the host's config. Host.write() rewrites the file, so call this
+    after the last host.add() or host.write()."""
+    doc = yaml.safe_load(host.config.read_text())
+    doc.update(keys)
+    host.config.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+class Metrics:
+    """Parsed exposition text: every sample by name and labels."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.families = {f.name: f for f in text_string_to_metric_families(text)}
+        self.samples = [s for f in self.families.values() for s in f.samples]
+
+    def find(self, name: str, **labels: str) -> list[Any]:
+        return [
+            s
+            for s in self.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        ]
+
+    def value(self, name: str, **labels: str) -> float:
+        found = self.find(name, **labels)
+        assert len(found) == 1, (name, labels, found, self.text)
+        return float(found[0].value)
+
+
+def read_metrics(path: Path) -> Metrics:
+    return Metrics(path.read_text())
