@@ -41,9 +41,26 @@ class Ctx:
             fail(exc.problems, error_code)
 
 
+def say(text: str, err: bool = False, nl: bool = True) -> None:
+    """A block of our own lines. Everything a person reads goes out through say() or
+    say_line(), escaped: certificates, certbot, SMTP servers and file names are written
+    by others and must not drive the terminal (terminal.py says how)."""
+    from certkeeper import terminal
+
+    click.echo(terminal.lines(text), err=err, nl=nl)
+
+
+def say_line(text: str, err: bool = False) -> None:
+    """One item (a problem, a result line): a LF inside it is escaped too, so nothing
+    it quotes can start a line of its own that looks like ours."""
+    from certkeeper import terminal
+
+    click.echo(terminal.line(text), err=err)
+
+
 def fail(lines: list[str], code: int) -> NoReturn:
     for line in lines:
-        click.echo(line, err=True)
+        say_line(line, err=True)
     sys.exit(code)
 
 
@@ -68,9 +85,9 @@ def guarded(func: Callable[[], int], error_code: int = CONFIG_ERROR) -> NoReturn
 def show(result: CheckResult) -> int:
     """What happened on stdout, what went wrong on stderr; the exit code to return."""
     for line in result.lines:
-        click.echo(line)
+        say_line(line)
     for line in result.problems:
-        click.echo(f"ERROR: {line}", err=True)
+        say_line(f"ERROR: {line}", err=True)
     return result.exit_code
 
 
@@ -138,8 +155,9 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
         result = app.status(cfg, only)
         view = probe_view(cfg)
         if as_json:
-            click.echo(render.status_json(result.rows, result.outbox_waiting, view))
+            say(render.status_json(result.rows, result.outbox_waiting, view))
         else:
+            # render.status_table escapes each cell itself (before padding and colours).
             click.echo(
                 render.status_table(
                     result.rows, result.outbox_waiting, colour=sys.stdout.isatty(), view=view
@@ -193,11 +211,11 @@ def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: boo
             interactive=sys.stdin.isatty(),
         )
         for line in result.warnings:
-            click.echo(f"WARNING: {line}", err=True)
+            say_line(f"WARNING: {line}", err=True)
         for line in result.lines:
-            click.echo(line)
+            say_line(line)
         for line in result.problems:
-            click.echo(f"ERROR: {line}", err=True)
+            say_line(f"ERROR: {line}", err=True)
         return result.exit_code
 
     guarded(body)
@@ -221,9 +239,9 @@ def deploy_hook(obj: Ctx) -> None:
         try:
             message, code = app.deploy_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
         except ValueError as exc:
-            click.echo(f"certkeeper deploy-hook: {exc}", err=True)
+            say_line(f"certkeeper deploy-hook: {exc}", err=True)
             return 2
-        click.echo(message, err=code != 0)
+        say(message, err=code != 0)
         return code
 
     guarded(body)
@@ -244,7 +262,7 @@ def install_hook(obj: Ctx) -> None:
         if obj.config_arg:
             argv += ["--config", str(Path(obj.config_arg).absolute())]
         path, changed = hook.install(cfg, argv)
-        click.echo(f"{'wrote' if changed else 'unchanged'}: {path}")
+        say_line(f"{'wrote' if changed else 'unchanged'}: {path}")
         return 0
 
     guarded(body)
@@ -261,12 +279,12 @@ def config_validate(obj: Ctx) -> None:
     """Load every file and report every problem, one line each. Exit 0 valid, 2 invalid."""
     cfg = obj.load()
     count = sum(len(s.lineages) for s in cfg.services)
-    click.echo(f"OK: {cfg.path}: {len(cfg.services)} service(s), {count} certificate(s)")
+    say_line(f"OK: {cfg.path}: {len(cfg.services)} service(s), {count} certificate(s)")
     from certkeeper.app import unsent_warning
 
     unsent = unsent_warning(cfg)
     if unsent:
-        click.echo(f"WARNING: {unsent}", err=True)
+        say_line(f"WARNING: {unsent}", err=True)
 
 
 @config_group.command("show")
@@ -278,7 +296,7 @@ def config_show(obj: Ctx) -> None:
     from certkeeper import config
 
     cfg = obj.load()
-    click.echo(yaml.safe_dump(config.as_dict(cfg), sort_keys=False), nl=False)
+    say(yaml.safe_dump(config.as_dict(cfg), sort_keys=False), nl=False)
 
 
 @cli.group("notify")
@@ -298,7 +316,7 @@ def notify_test(obj: Ctx) -> None:
 
         ok, transcript = app.notify_test(cfg)
         for line in transcript:
-            click.echo(line, err=not ok)
+            say_line(line, err=not ok)
         return 0 if ok else 1
 
     guarded(body)
@@ -329,11 +347,11 @@ def notify_outbox(obj: Ctx) -> None:
 
         waiting = app.notify_outbox(cfg)
         if not waiting:
-            click.echo("the outbox is empty")
+            say_line("the outbox is empty")
         for event_id, subject, error in waiting:
-            click.echo(f"{event_id}  {subject}")
+            say_line(f"{event_id}  {subject}")
             if error:
-                click.echo(f"    last attempt: {error}")
+                say_line(f"    last attempt: {error}")
         return 0
 
     guarded(body)

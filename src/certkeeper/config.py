@@ -17,6 +17,7 @@ from typing import Any
 
 from certkeeper import names
 from certkeeper.errors import ConfigError
+from certkeeper.inputs import InputFileError, check_regular, read_regular
 
 DEFAULT_CONFIG_PATH = Path("/etc/certkeeper/config.yaml")
 CONFIG_ENV = "CERTKEEPER_CONFIG"
@@ -132,9 +133,24 @@ class Config:
 # --------------------------------------------------------------------------- YAML
 
 
+# A bad value is quoted so the user can find it, but only a short prefix: a file may
+# hold something it should not (a password pasted into the wrong key), and repr()
+# escapes control characters and bidi overrides on the way.
+SHOW_CHARS = 60
+
+
 def _show(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= SHOW_CHARS else text[: SHOW_CHARS - 3] + "..."
+
+
+def _describe(value: Any) -> str:
+    """What a value is, without any of its content."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    return f"a value of type {type(value).__name__}"
 
 
 def _count_nodes(node: Any, memo: dict[int, int]) -> int:
@@ -161,16 +177,17 @@ def load_yaml(path: Path) -> Any:
     import yaml
 
     try:
-        size = path.stat().st_size
-        if size > MAX_YAML_BYTES:
-            raise ConfigError(
-                [f"{path}: file is {size} bytes: expected at most {MAX_YAML_BYTES} bytes"]
-            )
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_YAML_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    except InputFileError as exc:
+        raise ConfigError([f"{path}: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [f"{path}: cannot read: not UTF-8 text (byte {exc.start} is not valid UTF-8)"]
+        ) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     # libyaml's parser when PyYAML has it: 100 service files parse in a tenth of the time.
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     loader = loader_class(text)
@@ -220,7 +237,15 @@ class _Checker:
         if data is None:
             return {}
         if not isinstance(data, dict):
-            self.bad(key or "(top level)", data, "a mapping of keys to values")
+            if not key:
+                # A whole file that is not a mapping may be anything: a service file can be
+                # a symlink to a password file. Say what it is, never what it holds.
+                self.problems.append(
+                    f"{self.file}: expected a YAML mapping of keys to values, found"
+                    f" {_describe(data)} (content not shown)"
+                )
+            else:
+                self.bad(key, data, "a mapping of keys to values")
             return {}
         return data
 
@@ -453,16 +478,18 @@ def _warn_days(chk: _Checker, nt: Mapping[str, Any]) -> tuple[int, ...]:
 
 
 def _check_password_file(chk: _Checker, path: Path) -> None:
+    where = f"{chk.file}: notify.smtp.password_file = {str(path)!r}"
     try:
-        mode = path.stat().st_mode
+        mode = check_regular(path).st_mode
+    except InputFileError as exc:
+        chk.problems.append(f"{where}: {exc}")
+        return
     except OSError as exc:
-        chk.bad("notify.smtp.password_file", str(path), f"a readable file ({exc.strerror})")
+        chk.problems.append(f"{where}: expected a readable file ({exc.strerror})")
         return
     if mode & 0o004:
-        chk.bad(
-            "notify.smtp.password_file",
-            str(path),
-            "a file that is not world-readable (run: chmod 600 " + str(path) + ")",
+        chk.problems.append(
+            f"{where}: expected a file that is not world-readable (run: chmod 600 {path})"
         )
 
 
@@ -484,9 +511,23 @@ DEFAULT_WEBROOT = Path("/var/www/letsencrypt")
 def load_services(folder: Path) -> tuple[Service, ...]:
     if not folder.is_dir():
         raise ConfigError([f"{folder}: services_dir does not exist or is not a folder"])
-    files = sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
+    # Every *.yaml entry is looked at, not only regular files: a service file that turned
+    # into a directory, a FIFO or a dangling symlink would otherwise vanish silently, and
+    # with it that service's renewals.
+    entries = sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"})
     problems: list[str] = []
     services: list[Service] = []
+    files: list[Path] = []
+    for entry in entries:
+        try:
+            check_regular(entry)
+        except InputFileError as exc:
+            problems.append(f"{entry}: {exc}; this service's certificates are not handled")
+            continue
+        except OSError as exc:
+            problems.append(f"{entry}: cannot read: {exc.strerror or exc}")
+            continue
+        files.append(entry)
     for file in files:
         try:
             services.append(load_service(file))
