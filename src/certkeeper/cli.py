@@ -358,4 +358,9 @@ def notify_outbox(obj: Ctx) -> None:
 
 
 def main(argv: list[str] | None = None, **kwargs: Any) -> None:
+    from certkeeper.reaper import adopt_orphans
+
+    # Whatever certbot or a hook starts stays ours to kill at the timeout, even after
+    # setsid or a double fork (proc.py). Here and not in proc: only the real process.
+    adopt_orphans()
     cli.main(args=argv, prog_name="certkeeper", **kwargs)

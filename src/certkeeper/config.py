@@ -322,6 +322,11 @@ class _Checker:
         )
         if not ok or (not value and not allow_empty):
             what = "a list of arguments" if allow_empty else "a non-empty list: program, arguments"
+            if isinstance(value, list):
+                from certkeeper.proc import mask_argv
+
+                # An argv may hold --eab-hmac-key VALUE: quote it masked, like the logs do.
+                value = mask_argv(str(item) for item in value)
             self.bad(_join(where, key), value, f"{what} (strings without control characters)")
             return default
         items = list(value)
@@ -703,6 +708,8 @@ def select(cfg: Config, only: str | None) -> tuple[Service, ...]:
 def as_dict(cfg: Config) -> dict[str, Any]:
     """The effective configuration for `config show`. Holds no secret: the password is
     only ever read from password_file at send time."""
+    from certkeeper.proc import mask_argv
+
     smtp = cfg.notify.smtp
     return {
         "config_file": str(cfg.path),
@@ -715,7 +722,8 @@ def as_dict(cfg: Config) -> dict[str, Any]:
         "certbot": {
             "command": list(cfg.certbot.command),
             "config_dir": str(cfg.certbot.config_dir),
-            "extra_args": list(cfg.certbot.extra_args),
+            # Masked like every log line: extra_args may carry --eab-hmac-key.
+            "extra_args": mask_argv(cfg.certbot.extra_args),
             "timeout_seconds": cfg.certbot.timeout_seconds,
         },
         "nginx": {

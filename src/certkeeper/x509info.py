@@ -73,6 +73,14 @@ def parse_pem(data: bytes) -> CertInfo:
     return _from_cert(x509.load_pem_x509_certificate(data))
 
 
+# certbot's fullchain.pem is a few KiB; a cert.pem that is a symlink to /dev/zero or a
+# FIFO must not hang or fill memory (inputs.read_regular refuses those).
+MAX_CERT_FILE_BYTES = 1024 * 1024
+
+
 def read_file(path: Path) -> CertInfo:
-    """Raises OSError when unreadable, ValueError when not a certificate."""
-    return parse_pem(path.read_bytes())
+    """Raises OSError when unreadable, ValueError when not a certificate (or not a
+    regular file of sane size)."""
+    from certkeeper.inputs import read_regular
+
+    return parse_pem(read_regular(path, MAX_CERT_FILE_BYTES))
