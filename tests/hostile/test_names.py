@@ -72,7 +72,9 @@ def test_trailing_newline_in_the_service_file_name_is_refused(tmp_path: Path) ->
     ("key", "value"),
     [("hostname", "testhost\n"), ("notify.to", "board@example.com\n"), ("notify.from", "a@b.c\n")],
 )
-def test_trailing_newline_in_a_global_value_is_refused(tmp_path: Path, key: str, value: str) -> None:
+def test_trailing_newline_in_a_global_value_is_refused(
+    tmp_path: Path, key: str, value: str
+) -> None:
     cfg = host(tmp_path)
     doc = yaml.safe_load(cfg.read_text())
     if key.startswith("notify."):
