@@ -30,6 +30,8 @@ _PIPE_GRACE_SECONDS = 2.0
 # Enough for any error certbot or nginx prints; the notice quotes the last 60 lines.
 OUTPUT_TAIL_BYTES = 256 * 1024
 
+OUTPUT_LINE_CHARS = 1000
+
 MASK = "********"
 # A flag whose name contains one of these carries a secret in its value...
 _SECRET_WORDS = ("key", "secret", "password", "passwd", "passphrase", "token", "hmac")
@@ -95,6 +97,15 @@ def redact(text: str, argv: Iterable[str]) -> str:
     return text
 
 
+def _cut(line: str) -> str:
+    """Head and tail of an over-long line: an error printed after a flood without a
+    newline in between ends up at the end of the flood's line."""
+    if len(line) <= OUTPUT_LINE_CHARS:
+        return line
+    half = OUTPUT_LINE_CHARS // 2
+    return f"{line[:half]} [... {len(line) - 2 * half} characters cut ...] {line[-half:]}"
+
+
 @dataclass(frozen=True)
 class Result:
     argv: tuple[str, ...]  # masked: safe to log and to show
@@ -110,9 +121,11 @@ class Result:
         return self.returncode == 0 and not self.timed_out
 
     def output_tail(self, lines: int = 60) -> str:
-        """The last lines of what the command said, stderr after stdout."""
+        """The last lines of what the command said, stderr after stdout, each line cut
+        at OUTPUT_LINE_CHARS: the notice and the state quote this, and one flooded line
+        of 256 KiB is no more readable than its first kilobyte."""
         text = "\n".join(part.rstrip("\n") for part in (self.stdout, self.stderr) if part.strip())
-        return "\n".join(text.splitlines()[-lines:])
+        return "\n".join(_cut(line) for line in text.splitlines()[-lines:])
 
     def describe(self) -> str:
         if self.timed_out:

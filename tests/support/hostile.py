@@ -3,9 +3,12 @@ checks every case makes on what the user sees."""
 
 from __future__ import annotations
 
+import email
 import os
 import socket
 import subprocess
+from email.message import EmailMessage
+from email.policy import default
 from pathlib import Path
 
 from support.run import service, write_config
@@ -93,3 +96,13 @@ def alive(pid: int) -> bool:
 def kill_if_alive(pid: int) -> None:
     if alive(pid):
         os.kill(pid, 9)
+
+
+def notice_text(raw: bytes) -> str:
+    """A spooled notice as the board shows it: subject and decoded body (quoted-printable
+    soft line breaks would otherwise split what a test looks for)."""
+    msg = email.message_from_bytes(raw, policy=default)
+    assert isinstance(msg, EmailMessage)
+    body = msg.get_body(("plain",))
+    assert body is not None
+    return f"{msg['Subject']}\n{body.get_content()}"

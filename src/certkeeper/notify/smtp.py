@@ -175,6 +175,10 @@ def send(settings: SmtpSettings, data: bytes) -> SendOutcome:
             if code not in (250, 251):
                 raise _Refused(f"RCPT TO:<{rcpt}>", code, reply)
         code, reply = client.data(data)
+        if deadline.fired:
+            # smtplib takes a reply cut short by the shutdown ("250 " and EOF) for a
+            # whole one; only a reply that came before the deadline counts as delivered.
+            raise TimeoutError
         log.append(f"DATA: {code} {_text(reply)}")
         if code != 250:
             raise _Refused("DATA", code, reply)
