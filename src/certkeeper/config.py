@@ -382,6 +382,12 @@ def load(path: Path) -> Config:
     chk.unknown_keys(top, _TOP_KEYS, "")
 
     hostname = chk.text(top, "hostname", "", None, names.host_name) or default_hostname()
+    if names.has_control_chars(hostname) or not hostname.isascii():
+        # The kernel takes any bytes as a host name; this one would reach every subject.
+        chk.problems.append(
+            f"{path}: hostname is not set and the system host name {_show(hostname)} holds"
+            " control or non-ASCII characters: expected hostname set to e.g. app3"
+        )
     services_dir = chk.path(top, "services_dir", "", Path("/etc/certkeeper/services.d"), base)
     state_dir = chk.path(top, "state_dir", "", Path("/var/lib/certkeeper"), base)
     lock_file = chk.path(top, "lock_file", "", Path("/run/lock/certkeeper.lock"), base)

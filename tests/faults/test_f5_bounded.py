@@ -6,6 +6,7 @@ time and bounded memory; the user sees one clear line and the exit code.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import yaml
 
 from support.hostile import alive, calls, host, kill_if_alive, no_traceback, notice_text, outbox
 from support.run import certkeeper, service
+from support.smtp import Trickler
 
 # ------------------------------------------------------------------ process trees
 
@@ -204,3 +206,23 @@ def test_cert_pem_symlinked_to_dev_zero_is_one_bad_row(tmp_path: Path) -> None:
     no_traceback(proc)
     assert proc.returncode == 2
     assert "shop" in proc.stdout
+
+
+def test_status_against_a_trickling_tls_server_is_bounded(tmp_path: Path) -> None:
+    # The probed endpoint belongs to whoever controls the name: it may drip its handshake.
+    server = Trickler("tls").start()
+    try:
+        cfg = host(tmp_path)
+        doc = yaml.safe_load(cfg.read_text())
+        doc["probe"] = {"port": server.port, "timeout_seconds": 2}
+        cfg.write_text(yaml.safe_dump(doc))
+        started = time.monotonic()
+        proc = certkeeper(cfg, "status", "--json", timeout=120)
+        elapsed = time.monotonic() - started
+    finally:
+        server.stop()
+    no_traceback(proc)
+    assert proc.returncode == 2
+    (row,) = json.loads(proc.stdout)["certificates"]
+    assert "sent no TLS answer in time" in row["served"]["error"]
+    assert elapsed < 15, elapsed

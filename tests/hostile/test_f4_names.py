@@ -6,6 +6,8 @@ and one line naming the bad value, and certbot must never be called with it.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,26 @@ def test_idn_name_that_round_trips_is_used_as_its_a_label(tmp_path: Path) -> Non
     no_traceback(proc)
     assert proc.returncode == 1  # the scripted certbot fails; the name it got is the point
     assert "-d xn--bcher-kva.example" in calls(tmp_path)[0]
+
+
+def test_system_host_name_with_control_characters_is_refused(tmp_path: Path) -> None:
+    # The kernel takes any bytes as a host name, and hostname(1) is not the only caller
+    # of sethostname(). Without `hostname:` in the config it would reach every subject.
+    cfg = host(tmp_path)
+    doc = yaml.safe_load(cfg.read_text())
+    del doc["hostname"]
+    cfg.write_text(yaml.safe_dump(doc))
+    evil = "app3\x1b[2J\nBcc: attacker@example.com"
+    proc = subprocess.run(
+        ["unshare", "--uts", sys.executable, "-c",
+         "import socket, sys; socket.sethostname(sys.argv[1]);"
+         " from certkeeper.cli import main; main(sys.argv[2:])",
+         evil, "--config", str(cfg), "check", "--no-jitter"],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line]
+    assert len(lines) == 1 and "system host name 'app3\\x1b[2J\\nBcc: " in lines[0], lines
+    assert "\x1b" not in proc.stderr
+    no_traceback(proc)
+    assert calls(tmp_path) == []
