@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from support.hostile import host, no_traceback, notice_text, outbox
 from support.run import certkeeper, service, write_config
+from support.smtp import Trickler
 from support.tls import _Acceptor
 
 RAW_CONTROLS = ("\x1b", "\r", "\x00", "\x7f", "\x9b", "\u202e", "\u2066", "\u2028")
@@ -143,3 +144,16 @@ def test_control_characters_in_the_only_argument_are_escaped(tmp_path: Path) -> 
     assert _raw(proc.stderr) == []
     assert len(proc.stderr.splitlines()) == 1
     no_traceback(proc)
+
+
+def test_smtp_server_reply_is_escaped_in_the_notify_test_transcript(tmp_path: Path) -> None:
+    server = Trickler("hostile-reply").start()
+    try:
+        proc = certkeeper(host(tmp_path, smtp_port=server.port), "notify", "test", timeout=60)
+    finally:
+        server.stop()
+    no_traceback(proc)
+    assert proc.returncode == 1
+    assert _raw(proc.stdout + proc.stderr) == [] and "\x07" not in proc.stderr
+    assert "MAIL FROM:<certkeeper@testhost.example.com>: 550 5.7.1 \\x1b[2J\\x1b[Hno" in proc.stderr
+    assert "\\u202e thanks" in proc.stderr

@@ -175,6 +175,14 @@ class Trickler:
                     conn.sendall(b"220 go ahead\r\n")
                     self._drip(conn, endless)
                     return
+                if self.stage == "hostile-reply":
+                    # Not a trickle: a reply written to drive the terminal of whoever reads it.
+                    self._line(conn)  # MAIL FROM
+                    conn.sendall(
+                        b"550 5.7.1 \x1b[2J\x1b[Hno\x1b]0;pwned\x07\xe2\x80\xae thanks\r\n"
+                    )
+                    self._line(conn)
+                    return
                 while True:
                     line = self._line(conn).upper()
                     if line.startswith(b"DATA"):
