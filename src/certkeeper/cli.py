@@ -358,9 +358,10 @@ def notify_outbox(obj: Ctx) -> None:
 
 
 def main(argv: list[str] | None = None, **kwargs: Any) -> None:
-    from certkeeper.reaper import adopt_orphans
+    from certkeeper import reaper
 
     # Whatever certbot or a hook starts stays ours to kill at the timeout, even after
-    # setsid or a double fork (proc.py). Here and not in proc: only the real process.
-    adopt_orphans()
+    # setsid or a double fork (proc.py). Asked for here, not in proc: only the real
+    # certkeeper process adopts orphans, never a program that imports certkeeper.
+    reaper.want()
     cli.main(args=argv, prog_name="certkeeper", **kwargs)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from certkeeper import reaper
 from certkeeper.log import get_logger
 
 # How long a process gets to exit after SIGTERM before it is killed outright.
@@ -174,6 +175,7 @@ def run(
     merged_env = dict(os.environ)
     if env:
         merged_env.update(env)
+    reaper.adopt_if_wanted()
     before = _children(os.getpid())
     try:
         child = subprocess.Popen(
