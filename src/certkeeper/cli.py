@@ -41,9 +41,26 @@ class Ctx:
             fail(exc.problems, error_code)
 
 
+def say(text: str, err: bool = False, nl: bool = True) -> None:
+    """A block of our own lines. Everything a person reads goes out through say() or
+    say_line(), escaped: certificates, certbot, SMTP servers and file names are written
+    by others and must not drive the terminal (terminal.py says how)."""
+    from certkeeper import terminal
+
+    click.echo(terminal.lines(text), err=err, nl=nl)
+
+
+def say_line(text: str, err: bool = False) -> None:
+    """One item (a problem, a result line): a LF inside it is escaped too, so nothing
+    it quotes can start a line of its own that looks like ours."""
+    from certkeeper import terminal
+
+    click.echo(terminal.line(text), err=err)
+
+
 def fail(lines: list[str], code: int) -> NoReturn:
     for line in lines:
-        click.echo(line, err=True)
+        say_line(line, err=True)
     sys.exit(code)
 
 
@@ -79,9 +96,9 @@ def guarded(func: Callable[[], int], error_code: int = CONFIG_ERROR) -> NoReturn
 def show(result: CheckResult) -> int:
     """What happened on stdout, what went wrong on stderr; the exit code to return."""
     for line in result.lines:
-        click.echo(line)
+        say_line(line)
     for line in result.problems:
-        click.echo(f"ERROR: {line}", err=True)
+        say_line(f"ERROR: {line}", err=True)
     return result.exit_code
 
 
@@ -154,9 +171,9 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
         result = app.status(cfg, only)
         view = probe_view(cfg)
         for line in result.warnings:
-            click.echo(f"warning: {line}", err=True)
+            say_line(f"warning: {line}", err=True)
         if as_json:
-            click.echo(
+            say(
                 render.status_json(
                     result.rows,
                     result.outbox_waiting,
@@ -167,6 +184,7 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
                 )
             )
         else:
+            # render.status_table escapes each cell itself (before padding and colours).
             click.echo(
                 render.status_table(
                     result.rows,
@@ -226,11 +244,11 @@ def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: boo
             interactive=sys.stdin.isatty(),
         )
         for line in result.warnings:
-            click.echo(f"WARNING: {line}", err=True)
+            say_line(f"WARNING: {line}", err=True)
         for line in result.lines:
-            click.echo(line)
+            say_line(line)
         for line in result.problems:
-            click.echo(f"ERROR: {line}", err=True)
+            say_line(f"ERROR: {line}", err=True)
         return result.exit_code
 
     guarded(body)
@@ -262,12 +280,12 @@ def metrics(obj: Ctx, output: Path | None) -> None:
 
         text = metrics_action.run(cfg, app.now())
         if output is None:
-            click.echo(text, nl=False)
+            say(text, nl=False)
             return 0
         try:
             metrics_action.write(output, text)
         except OSError as exc:
-            click.echo(f"certkeeper: cannot write {output}: {exc.strerror or exc}", err=True)
+            say_line(f"certkeeper: cannot write {output}: {exc.strerror or exc}", err=True)
             return 1
         return 0
 
@@ -305,9 +323,10 @@ def report(files: tuple[str, ...], max_age: str, as_json: bool) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-age") from None
     fleet = report_action.run(list(files), sys.stdin, age, report_action.utc_now())
+    # Other hosts' answers are input like any other: escaped on the way to the terminal.
     for line in fleet.errors:
-        click.echo(f"certkeeper report: {line}", err=True)
-    click.echo(report_action.as_json(fleet) if as_json else report_action.table(fleet))
+        say_line(f"certkeeper report: {line}", err=True)
+    say(report_action.as_json(fleet) if as_json else report_action.table(fleet))
     sys.exit(fleet.exit_code)
 
 
@@ -330,9 +349,9 @@ def deploy_hook(obj: Ctx) -> None:
         try:
             message, code = app.deploy_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
         except HookRefused as exc:
-            click.echo(f"certkeeper deploy-hook: {exc}", err=True)
+            say_line(f"certkeeper deploy-hook: {exc}", err=True)
             return 2
-        click.echo(message, err=code != 0)
+        say(message, err=code != 0)
         return code
 
     guarded(body)
@@ -353,7 +372,7 @@ def install_hook(obj: Ctx) -> None:
         if obj.config_arg:
             argv += ["--config", str(Path(obj.config_arg).absolute())]
         path, changed = hook.install(cfg, argv)
-        click.echo(f"{'wrote' if changed else 'unchanged'}: {path}")
+        say_line(f"{'wrote' if changed else 'unchanged'}: {path}")
         return 0
 
     guarded(body)
@@ -374,21 +393,21 @@ def config_validate(obj: Ctx) -> None:
     service whose certbot_renewal_days its certificate on disk cannot honour."""
     cfg = obj.load()
     count = sum(len(s.lineages) for s in cfg.services)
-    click.echo(f"OK: {cfg.path}: {len(cfg.services)} service(s), {count} certificate(s)")
+    say_line(f"OK: {cfg.path}: {len(cfg.services)} service(s), {count} certificate(s)")
     from certkeeper import app
 
     unsent = app.unsent_warning(cfg)
     if unsent:
-        click.echo(f"WARNING: {unsent}", err=True)
+        say_line(f"WARNING: {unsent}", err=True)
     for line in app.config_warnings(cfg):
-        click.echo(f"warning: {line}", err=True)
+        say_line(f"warning: {line}", err=True)
     # The job runs under certkeeper.service's sandbox, not as this shell: say now what
     # it will not be allowed to write, instead of certbot saying it at 03:00.
     from certkeeper import sandbox
 
     unit = sandbox.installed_unit(Path(os.environ.get(sandbox.ROOT_ENV) or "/"))
     for item in sandbox.blocked(cfg, unit) if unit is not None else []:
-        click.echo(item.warning(), err=True)
+        say_line(item.warning(), err=True)
 
 
 @config_group.command("show")
@@ -400,7 +419,7 @@ def config_show(obj: Ctx) -> None:
     from certkeeper import config
 
     cfg = obj.load()
-    click.echo(yaml.safe_dump(config.as_dict(cfg), sort_keys=False), nl=False)
+    say(yaml.safe_dump(config.as_dict(cfg), sort_keys=False), nl=False)
 
 
 @cli.group("notify")
@@ -420,7 +439,7 @@ def notify_test(obj: Ctx) -> None:
 
         ok, transcript = app.notify_test(cfg)
         for line in transcript:
-            click.echo(line, err=not ok)
+            say_line(line, err=not ok)
         return 0 if ok else 1
 
     guarded(body)
@@ -452,17 +471,23 @@ def notify_outbox(obj: Ctx) -> None:
         waiting = app.notify_outbox(cfg)
         set_aside = app.notify_quarantine(cfg)
         if not waiting and not set_aside:
-            click.echo("the outbox is empty")
+            say_line("the outbox is empty")
         for event_id, subject, error in waiting:
-            click.echo(f"{event_id}  {subject}")
+            say_line(f"{event_id}  {subject}")
             if error:
-                click.echo(f"    last attempt: {error}")
+                say_line(f"    last attempt: {error}")
         for path, why in set_aside:
-            click.echo(f"QUARANTINED {path}: {why} (kept for a person; not sent)")
+            say_line(f"QUARANTINED {path}: {why} (kept for a person; not sent)")
         return 1 if set_aside else 0
 
     guarded(body)
 
 
 def main(argv: list[str] | None = None, **kwargs: Any) -> None:
+    from certkeeper import reaper
+
+    # Whatever certbot or a hook starts stays ours to kill at the timeout, even after
+    # setsid or a double fork (proc.py). Asked for here, not in proc: only the real
+    # certkeeper process adopts orphans, never a program that imports certkeeper.
+    reaper.want()
     cli.main(args=argv, prog_name="certkeeper", **kwargs)

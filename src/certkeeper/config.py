@@ -17,6 +17,7 @@ from typing import Any
 
 from certkeeper import names
 from certkeeper.errors import ConfigError
+from certkeeper.inputs import InputFileError, check_regular, read_regular
 
 DEFAULT_CONFIG_PATH = Path("/etc/certkeeper/config.yaml")
 CONFIG_ENV = "CERTKEEPER_CONFIG"
@@ -154,9 +155,24 @@ class Config:
 # --------------------------------------------------------------------------- YAML
 
 
+# A bad value is quoted so the user can find it, but only a short prefix: a file may
+# hold something it should not (a password pasted into the wrong key), and repr()
+# escapes control characters and bidi overrides on the way.
+SHOW_CHARS = 60
+
+
 def _show(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= SHOW_CHARS else text[: SHOW_CHARS - 3] + "..."
+
+
+def _describe(value: Any) -> str:
+    """What a value is, without any of its content."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    return f"a value of type {type(value).__name__}"
 
 
 def _count_nodes(node: Any, memo: dict[int, int]) -> int:
@@ -183,16 +199,17 @@ def load_yaml(path: Path) -> Any:
     import yaml
 
     try:
-        size = path.stat().st_size
-        if size > MAX_YAML_BYTES:
-            raise ConfigError(
-                [f"{path}: file is {size} bytes: expected at most {MAX_YAML_BYTES} bytes"]
-            )
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_YAML_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    except InputFileError as exc:
+        raise ConfigError([f"{path}: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [f"{path}: cannot read: not UTF-8 text (byte {exc.start} is not valid UTF-8)"]
+        ) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     # libyaml's parser when PyYAML has it: 100 service files parse in a tenth of the time.
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     loader = loader_class(text)
@@ -242,7 +259,15 @@ class _Checker:
         if data is None:
             return {}
         if not isinstance(data, dict):
-            self.bad(key or "(top level)", data, "a mapping of keys to values")
+            if not key:
+                # A whole file that is not a mapping may be anything: a service file can be
+                # a symlink to a password file. Say what it is, never what it holds.
+                self.problems.append(
+                    f"{self.file}: expected a YAML mapping of keys to values, found"
+                    f" {_describe(data)} (content not shown)"
+                )
+            else:
+                self.bad(key, data, "a mapping of keys to values")
             return {}
         return data
 
@@ -321,6 +346,11 @@ class _Checker:
         )
         if not ok or (not value and not allow_empty):
             what = "a list of arguments" if allow_empty else "a non-empty list: program, arguments"
+            if isinstance(value, list):
+                from certkeeper.proc import mask_argv
+
+                # An argv may hold --eab-hmac-key VALUE: quote it masked, like the logs do.
+                value = mask_argv(str(item) for item in value)
             self.bad(_join(where, key), value, f"{what} (strings without control characters)")
             return default
         items = list(value)
@@ -379,6 +409,12 @@ def load(path: Path) -> Config:
     chk.unknown_keys(top, _TOP_KEYS, "")
 
     hostname = chk.text(top, "hostname", "", None, names.host_name) or default_hostname()
+    if names.has_control_chars(hostname) or not hostname.isascii():
+        # The kernel takes any bytes as a host name; this one would reach every subject.
+        chk.problems.append(
+            f"{path}: hostname is not set and the system host name {_show(hostname)} holds"
+            " control or non-ASCII characters: expected hostname set to e.g. app3"
+        )
     services_dir = chk.path(top, "services_dir", "", Path("/etc/certkeeper/services.d"), base)
     state_dir = chk.path(top, "state_dir", "", Path("/var/lib/certkeeper"), base)
     lock_file = chk.path(top, "lock_file", "", Path("/run/lock/certkeeper.lock"), base)
@@ -503,16 +539,18 @@ def _warn_days(chk: _Checker, nt: Mapping[str, Any]) -> tuple[int, ...]:
 
 
 def _check_password_file(chk: _Checker, path: Path) -> None:
+    where = f"{chk.file}: notify.smtp.password_file = {str(path)!r}"
     try:
-        mode = path.stat().st_mode
+        mode = check_regular(path).st_mode
+    except InputFileError as exc:
+        chk.problems.append(f"{where}: {exc}")
+        return
     except OSError as exc:
-        chk.bad("notify.smtp.password_file", str(path), f"a readable file ({exc.strerror})")
+        chk.problems.append(f"{where}: expected a readable file ({exc.strerror})")
         return
     if mode & 0o004:
-        chk.bad(
-            "notify.smtp.password_file",
-            str(path),
-            "a file that is not world-readable (run: chmod 600 " + str(path) + ")",
+        chk.problems.append(
+            f"{where}: expected a file that is not world-readable (run: chmod 600 {path})"
         )
 
 
@@ -534,9 +572,23 @@ DEFAULT_WEBROOT = Path("/var/www/letsencrypt")
 def load_services(folder: Path) -> tuple[Service, ...]:
     if not folder.is_dir():
         raise ConfigError([f"{folder}: services_dir does not exist or is not a folder"])
-    files = sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
+    # Every *.yaml entry is looked at, not only regular files: a service file that turned
+    # into a directory, a FIFO or a dangling symlink would otherwise vanish silently, and
+    # with it that service's renewals.
+    entries = sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"})
     problems: list[str] = []
     services: list[Service] = []
+    files: list[Path] = []
+    for entry in entries:
+        try:
+            check_regular(entry)
+        except InputFileError as exc:
+            problems.append(f"{entry}: {exc}; this service's certificates are not handled")
+            continue
+        except OSError as exc:
+            problems.append(f"{entry}: cannot read: {exc.strerror or exc}")
+            continue
+        files.append(entry)
     for file in files:
         try:
             services.append(load_service(file))
@@ -722,6 +774,8 @@ def select(cfg: Config, only: str | None) -> tuple[Service, ...]:
 def as_dict(cfg: Config) -> dict[str, Any]:
     """The effective configuration for `config show`. Holds no secret: the password is
     only ever read from password_file at send time."""
+    from certkeeper.proc import mask_argv
+
     smtp = cfg.notify.smtp
     return {
         "config_file": str(cfg.path),
@@ -735,7 +789,8 @@ def as_dict(cfg: Config) -> dict[str, Any]:
         "certbot": {
             "command": list(cfg.certbot.command),
             "config_dir": str(cfg.certbot.config_dir),
-            "extra_args": list(cfg.certbot.extra_args),
+            # Masked like every log line: extra_args may carry --eab-hmac-key.
+            "extra_args": mask_argv(cfg.certbot.extra_args),
             "timeout_seconds": cfg.certbot.timeout_seconds,
         },
         "nginx": {

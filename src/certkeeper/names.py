@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import re
 
-_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$")
+from certkeeper.terminal import unsafe
+
+# Every pattern is used with fullmatch(): with match()/search(), `$` also matches just
+# before a final "\n", so "shop\n" passed as a name (issue 11). No ^ or $ here on purpose.
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}")
 
 
 def has_control_chars(text: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+    """Controls (C0, DEL, C1), bidi overrides, zero-width characters, lone surrogates and
+    U+2028/U+2029: the same set the terminal escaping shows as escapes."""
+    return any(unsafe(ch) for ch in text)
 
 
 def plain_text(text: str) -> str:
     if has_control_chars(text):
-        raise ValueError("text without control characters (no CR, LF or TAB)")
+        raise ValueError(
+            "text without control or invisible characters (no CR, LF, TAB, ESC, "
+            "bidi overrides or zero-width characters)"
+        )
     return text
 
 
@@ -28,7 +37,7 @@ def _labels_ok(name: str, min_labels: int) -> bool:
     return (
         len(name) <= 253
         and len(labels) >= min_labels
-        and all(_LABEL.match(label) for label in labels)
+        and all(_LABEL.fullmatch(label) for label in labels)
     )
 
 
@@ -38,7 +47,7 @@ def dns_name(value: str, allow_wildcard: bool = True) -> str:
     if allow_wildcard:
         expected += " (a wildcard only as the whole left-most label: *.example.com)"
     if has_control_chars(value) or value != value.strip() or not value:
-        raise ValueError(expected)
+        raise ValueError(expected + ", without control or invisible characters")
     name = value.rstrip(".").lower()
     wildcard = name.startswith("*.")
     if wildcard:
@@ -46,13 +55,34 @@ def dns_name(value: str, allow_wildcard: bool = True) -> str:
             raise ValueError(expected)
         name = name[2:]
     if not name.isascii():
-        try:
-            name = name.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise ValueError(expected) from exc
+        name = _a_labels(name, expected)
     if "*" in name or not _labels_ok(name, 2):
         raise ValueError(expected)
     return f"*.{name}" if wildcard else name
+
+
+def _a_labels(name: str, expected: str) -> str:
+    """An internationalised name as A-labels, only when the conversion is exact.
+
+    Python's codec implements IDNA 2003, whose mapping step silently turns some names
+    into others: "ß" becomes "ss", final sigma becomes sigma, zero-width joiners and
+    U+3002 "。" (a dot) vanish or change, and NFKC folds look-alikes into ASCII. IDNA 2008,
+    which CAs and registries use, keeps ß and ς as themselves. So a Unicode name is
+    accepted only when converting it back gives exactly what was written; otherwise the
+    name is refused and the user writes the A-label (xn--...) meant. This needs no extra
+    dependency, and never yields a different name than the one in the file.
+    """
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+        back = ascii_name.encode("ascii").decode("idna")
+    except UnicodeError as exc:
+        raise ValueError(expected) from exc
+    if back != name:
+        raise ValueError(
+            f"a name IDNA keeps as written, but this one would silently become {back!r}:"
+            " write the A-label you mean (xn--..., as `idn2 NAME` prints it)"
+        )
+    return ascii_name
 
 
 def host_name(value: str) -> str:
@@ -65,7 +95,7 @@ def host_name(value: str) -> str:
 
 def path_component(value: str) -> str:
     """A cert or service name: one safe path component, fit for argv and file names."""
-    if not _COMPONENT.match(value) or value in {".", ".."}:
+    if not _COMPONENT.fullmatch(value) or value in {".", ".."}:
         raise ValueError(
             "a name of letters, digits, '.', '_' and '-' that starts with a letter or digit"
             " (at most 100 characters, no '/')"
@@ -78,7 +108,7 @@ def email_address(value: str) -> str:
     if has_control_chars(value) or not value.isascii() or value.count("@") != 1:
         raise ValueError(expected)
     local, domain = value.split("@")
-    if not _LOCAL_PART.match(local) or not _labels_ok(domain.lower(), 1):
+    if not _LOCAL_PART.fullmatch(local) or not _labels_ok(domain.lower(), 1):
         raise ValueError(expected)
     return value
 

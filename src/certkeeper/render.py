@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from certkeeper.survey import Row
+from certkeeper.terminal import line as escaped
 
 _COLOURS = {
     "OK": "32",
@@ -132,17 +133,22 @@ def status_table(
         note = a.reason or (row.probe.verify_error or "")
         if a.state.value == "OK" and row.probe.trusted is False:
             note = f"untrusted chain: {row.probe.verify_error}"
+        # Escaped before the widths are measured and the colours added: the issuer and the
+        # note come from certificates and servers, and must not add a row or clear the screen.
         body.append(
             [
-                row.service.name,
-                row.lineage.cert_name,
-                row.domain,
-                state_label(row),
-                "-" if a.days_left is None else str(a.days_left),
-                short_date(served.not_after) if served else "-",
-                short_date(row.disk.not_after) if row.disk else "-",
-                served.issuer if served else "-",
-                note,
+                escaped(cell)
+                for cell in (
+                    row.service.name,
+                    row.lineage.cert_name,
+                    row.domain,
+                    state_label(row),
+                    "-" if a.days_left is None else str(a.days_left),
+                    short_date(served.not_after) if served else "-",
+                    short_date(row.disk.not_after) if row.disk else "-",
+                    served.issuer if served else "-",
+                    note,
+                )
             ]
         )
     if not body:
@@ -150,11 +156,12 @@ def status_table(
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     for cells in body:
-        text = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        padded = [c.ljust(w) for c, w in zip(cells, widths, strict=True)]
         if colour:
+            # Only the STATE cell is coloured, by position: a cell's text never decides it.
             code = _COLOURS.get(cells[3].split("/")[-1], "0")
-            padded = cells[3].ljust(widths[3])
-            text = text.replace(padded, f"\x1b[{code}m{padded}\x1b[0m", 1)
+            padded[3] = f"\x1b[{code}m{padded[3]}\x1b[0m"
+        text = "  ".join(padded).rstrip()
         lines.append(text)
     lines.append(f"\nSERVED = what {view} answers")
     lines.extend(renewal_table(rows))

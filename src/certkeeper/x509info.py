@@ -96,26 +96,14 @@ def parse_pem(data: bytes) -> CertInfo:
     return _guarded("load_pem_x509_certificate", data)
 
 
-# A certificate chain is a few KiB; anything this large is not one.
-MAX_CERT_FILE = 1 << 20
+# certbot's fullchain.pem is a few KiB; a cert.pem that is a symlink to /dev/zero or a
+# FIFO must not hang or fill memory (inputs.read_regular refuses those).
+MAX_CERT_FILE_BYTES = 1024 * 1024
 
 
 def read_file(path: Path) -> CertInfo:
-    """Raises OSError when unreadable, ValueError when not a certificate.
+    """Raises OSError when unreadable, ValueError when not a certificate (or not a
+    regular file of sane size)."""
+    from certkeeper.inputs import read_regular
 
-    Only a regular file is read (a FIFO would hang the run), and at most MAX_CERT_FILE.
-    """
-    import os
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError("not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_CERT_FILE + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_CERT_FILE:
-        raise ValueError(f"larger than {MAX_CERT_FILE} bytes: not a certificate")
-    return parse_pem(data)
+    return parse_pem(read_regular(path, MAX_CERT_FILE_BYTES))

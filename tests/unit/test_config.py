@@ -267,7 +267,7 @@ def _with_domains(**entry: object) -> dict[str, object]:
         ),
         (
             ["not", "a", "mapping"],
-            "(top level) = ['not', 'a', 'mapping']: expected a mapping of keys to values",
+            "expected a YAML mapping of keys to values, found a list of 3 items (content not shown)",
         ),
     ],
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
@@ -217,16 +218,26 @@ def compose(event: Event, *, hostname: str, sender: str, to: str) -> EmailMessag
 
     Every header value comes from validated config or from our own formatting;
     EmailMessage refuses CR/LF in a header, so injection fails loudly, never silently.
+    Raises ValueError, and nothing else, for a value that cannot be a header.
     """
     title = subject(event, hostname)
-    for value in (title, sender, to, hostname):
+    message_id = f"<{event_id(event)}@{hostname}.certkeeper>"
+    # Every header value, the Message-ID (which carries the cert_name) included: names
+    # are validated at config load, and this is the last line if one ever is not.
+    for value in (title, sender, to, hostname, message_id):
         if has_control_chars(value):
             raise ValueError(f"control character in a header value: {value!r}")
     msg = EmailMessage(policy=SMTP)
-    msg["Subject"] = title
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Date"] = format_datetime(event.at)
-    msg["Message-ID"] = f"<{event_id(event)}@{hostname}.certkeeper>"
+    try:
+        msg["Subject"] = title
+        msg["From"] = sender
+        msg["To"] = to
+        msg["Date"] = format_datetime(event.at)
+        msg["Message-ID"] = message_id
+    except (IndexError, MessageError) as exc:
+        # The email package's header parser fails with IndexError on some malformed
+        # addresses; config validation keeps those out, and this keeps the promise of
+        # one documented error type if one ever gets through.
+        raise ValueError(f"not a valid header value: {exc}") from None
     msg.set_content(body(event), charset="utf-8", cte="quoted-printable")
     return msg

@@ -1,12 +1,27 @@
-"""One SMTP exchange, bounded at every step, with the server's own replies kept."""
+"""One SMTP exchange, bounded as a whole, with the server's own replies kept.
+
+`notify.smtp.timeout_seconds` is the deadline for the whole exchange of one notice,
+from connect to QUIT. A per-read timeout alone does not bound anything: a server that
+trickles its greeting one byte a second answers every read in time, and kept `check`
+and the host lock busy for minutes (issue 11). A watchdog thread shuts the socket down
+at the deadline, which ends whatever read or TLS handshake is waiting on it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass, field
 
 from certkeeper.config import SmtpSettings
+from certkeeper.inputs import InputFileError, read_regular
+
+# A password file is a line of text; anything bigger is not one.
+MAX_PASSWORD_FILE_BYTES = 64 * 1024
 
 
 @dataclass
@@ -36,13 +51,89 @@ def read_password(settings: SmtpSettings) -> str | None:
     if settings.password_file is None:
         return None
     try:
-        raw = settings.password_file.read_bytes()[:4096]
-    except OSError as exc:
-        raise _BadCredentials(f"cannot read {settings.password_file}: {exc.strerror}") from None
+        data = read_regular(settings.password_file, MAX_PASSWORD_FILE_BYTES)
+    except InputFileError as exc:
+        raise _BadCredentials(f"cannot read {settings.password_file}: {exc}") from None
     try:
-        return raw.decode("utf-8").rstrip("\r\n")
+        return data.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
         raise _BadCredentials(f"{settings.password_file} is not UTF-8 text") from None
+
+
+class _Deadline:
+    """Shuts the connection down when the whole exchange has taken `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.fired = False
+        self._lock = threading.Lock()
+        self._guard: socket.socket | None = None
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        # Never 0: socket timeouts of 0 mean non-blocking, which smtplib refuses.
+        return max(0.01, self.end - time.monotonic())
+
+    def watch(self, sock: socket.socket) -> None:
+        """Watch the TCP socket, before any TLS wrapping: a dup of its descriptor stays
+        valid whatever smtplib and ssl do with the original object, and shutdown() acts
+        on the connection, not on one descriptor."""
+        with self._lock:
+            self._guard = sock.dup()
+            if self.fired:
+                self._shutdown()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._guard is not None:
+            with contextlib.suppress(OSError):
+                self._guard.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            if self._guard is not None:
+                self._guard.close()
+                self._guard = None
+
+
+class _SMTP(smtplib.SMTP):
+    """smtplib.SMTP whose TCP socket the deadline watches."""
+
+    _host: str  # smtplib sets it only when a host is given to __init__; STARTTLS's SNI
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self.deadline = deadline
+        super().__init__(timeout=deadline.seconds)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        self._host = host
+        sock = socket.create_connection((host, port), self.deadline.remaining())
+        self.deadline.watch(sock)
+        return sock
+
+
+class _SMTPS(smtplib.SMTP_SSL):
+    """smtplib.SMTP_SSL whose TCP socket the deadline watches before the TLS handshake."""
+
+    _host: str
+
+    def __init__(self, deadline: _Deadline, context: ssl.SSLContext) -> None:
+        self.deadline = deadline
+        super().__init__(timeout=deadline.seconds, context=context)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        self._host = host
+        sock = socket.create_connection((host, port), self.deadline.remaining())
+        self.deadline.watch(sock)
+        return self.context.wrap_socket(sock, server_hostname=self._host)
 
 
 def _login(client: smtplib.SMTP, username: str, password: str) -> tuple[int, bytes]:
@@ -64,15 +155,19 @@ def send(settings: SmtpSettings, data: bytes, sender: str, rcpts: list[str]) -> 
     out = SendOutcome(ok=False)
     log = out.transcript
     timeout = settings.timeout_seconds
+    deadline = _Deadline(timeout)
+    too_slow = (
+        f"no answer from {settings.host}:{settings.port} within {timeout:g}s"
+        " (notify.smtp.timeout_seconds bounds the whole exchange)"
+    )
     client: smtplib.SMTP | None = None
     try:
         context = ssl.create_default_context()
-        if settings.security == "tls":
-            client = smtplib.SMTP_SSL(
-                settings.host, settings.port, timeout=timeout, context=context
-            )
-        else:
-            client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+        client = _SMTPS(deadline, context) if settings.security == "tls" else _SMTP(deadline)
+        code, greeting = client.connect(settings.host, settings.port)
+        if code != 220:
+            # What smtplib.SMTP(host) checks itself; connect() alone does not.
+            raise _Refused("greeting", code, greeting)
         log.append(f"connected to {settings.host}:{settings.port} ({settings.security})")
         code, reply = client.ehlo()
         log.append(f"EHLO: {code}")
@@ -94,6 +189,10 @@ def send(settings: SmtpSettings, data: bytes, sender: str, rcpts: list[str]) -> 
             if code not in (250, 251):
                 raise _Refused(f"RCPT TO:<{rcpt}>", code, reply)
         code, reply = client.data(data)
+        if deadline.fired:
+            # smtplib takes a reply cut short by the shutdown ("250 " and EOF) for a
+            # whole one; only a reply that came before the deadline counts as delivered.
+            raise TimeoutError
         log.append(f"DATA: {code} {_text(reply)}")
         if code != 250:
             raise _Refused("DATA", code, reply)
@@ -112,11 +211,12 @@ def send(settings: SmtpSettings, data: bytes, sender: str, rcpts: list[str]) -> 
         out.permanent = 500 <= exc.smtp_code < 600
         out.detail = f"server said {exc.smtp_code} {_text(exc.smtp_error)}"
     except TimeoutError:
-        out.detail = f"no answer from {settings.host}:{settings.port} within {timeout:g}s"
+        out.detail = too_slow
     except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        # smtplib reports a read timeout as "Connection unexpectedly closed: timed out".
-        if "timed out" in str(exc):
-            out.detail = f"no answer from {settings.host}:{settings.port} within {timeout:g}s"
+        # smtplib reports a read timeout as "Connection unexpectedly closed: timed out";
+        # the watchdog's shutdown shows up as a closed connection.
+        if deadline.fired or "timed out" in str(exc):
+            out.detail = too_slow
         else:
             out.detail = f"cannot talk to {settings.host}:{settings.port}: {exc}"
     except (ValueError, UnicodeError) as exc:
@@ -129,5 +229,6 @@ def send(settings: SmtpSettings, data: bytes, sender: str, rcpts: list[str]) -> 
                 client.quit()
             except (smtplib.SMTPException, OSError):
                 client.close()
+        deadline.close()
     log.append(("delivered: " if out.ok else "failed: ") + out.detail)
     return out
