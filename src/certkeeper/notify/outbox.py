@@ -173,6 +173,10 @@ def flush(
         if not outcome.ok:
             state.outbox_errors[item.event_id] = outcome.detail
             report.failed.append((item.event_id, outcome.detail, outcome.permanent))
+            if not outcome.permanent:
+                # The server is down or too slow: the others would each wait out the same
+                # deadline while the host lock is held. They stay for the next run.
+                break
             continue
         state.mark_delivered(item.event_id, now)
         state.outbox_errors.pop(item.event_id, None)
