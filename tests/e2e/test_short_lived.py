@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trustme
 
-from support.host import SHOP, Host, dump, issue, make_due
-from support.peers import DAY, Nginx, Pebble, world_readable_dir
-from support.smtp import Catcher, SMTPServer
+from support.host import SHOP, Host, dump, issue, make_due, world
+from support.peers import DAY, Pebble
 
 BLOG = ("blog.example.test",)
 
@@ -30,17 +27,8 @@ def pebble6(tmp_path_factory: pytest.TempPathFactory, http_port: int) -> Iterato
 
 @pytest.fixture
 def host6(tmp_path: Path, pebble6: Pebble, http_port: int) -> Iterator[Host]:
-    webroot = world_readable_dir("ck-webroot-")
-    nginx = Nginx(tmp_path / "nginx", webroot, tmp_path / "nginx-certs", http_port).start()
-    smtp = SMTPServer(Catcher()).start()
-    world = Host(tmp_path, pebble6, nginx, smtp, trustme.CA())
-    world.write()
-    try:
-        yield world
-    finally:
-        nginx.stop()
-        smtp.stop()
-        shutil.rmtree(webroot, ignore_errors=True)
+    with world(tmp_path, pebble6, http_port) as one:
+        yield one
 
 
 def test_six_day_certificates_with_and_without_31_days(host6: Host) -> None:

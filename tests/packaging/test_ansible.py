@@ -96,18 +96,6 @@ def test_syntax_check_and_ansible_lint(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("ansible-dist")
-    proc = run(
-        str(TOP / "packaging/deb/build.sh"),
-        env={**os.environ, "PYTHON": sys.executable, "OUT": str(out)},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    [built] = out.glob("certkeeper_*_*.deb")
-    return built
-
-
-@pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Debian 12 as a team host has it before certkeeper: python3 for Ansible, systemd,
     cron with the old monitors in ubuntu's crontab, an old per-service deploy hook, and

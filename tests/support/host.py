@@ -6,10 +6,13 @@ so test files never import each other or a conftest by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +20,9 @@ from typing import Any
 import trustme
 
 from certkeeper.probe import Target, probe
-from support.peers import Nginx, Pebble, age_lineage, certbot_path
+from support.peers import Nginx, Pebble, age_lineage, certbot_path, world_readable_dir
 from support.run import certkeeper, service, write_config
-from support.smtp import SMTPServer
+from support.smtp import Catcher, SMTPServer
 
 BOARD = "board+e2e@boards.example.com"
 
@@ -217,6 +220,23 @@ class Host:
     def certbot_log(self) -> str:
         path = self.root / "logs" / "letsencrypt.log"
         return path.read_text() if path.exists() else ""
+
+
+@contextlib.contextmanager
+def world(root: Path, pebble: Pebble, http_port: int) -> Iterator[Host]:
+    """One host's world: its own nginx (serving the challenge path on `http_port`, where
+    pebble validates), an SMTP catcher and a config; stopped whatever the test does."""
+    webroot = world_readable_dir("ck-webroot-")
+    nginx = Nginx(root / "nginx", webroot, root / "nginx-certs", http_port).start()
+    smtp = SMTPServer(Catcher()).start()
+    host = Host(root, pebble, nginx, smtp, trustme.CA())
+    host.write()
+    try:
+        yield host
+    finally:
+        nginx.stop()
+        smtp.stop()
+        shutil.rmtree(webroot, ignore_errors=True)
 
 
 def dump(proc: Any) -> str:
