@@ -99,42 +99,85 @@ def one_line(text: str, limit: int = 600) -> str:
 
 
 class TokenJar:
-    """Every token file and folder doctor made, so they are removed whatever happens."""
+    """Every token file and folder doctor made, so they are removed whatever happens.
+
+    Creation and the final clean-up hold one lock, and the clean-up closes the jar: a
+    check still running after the deadline cannot write a token nobody will remove.
+    Folders are shared by lineages with the same webroot, so only the final clean-up
+    removes them; each check removes its own token as soon as it is done with it.
+    """
+
+    LOCK_WAIT_SECONDS = 5.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._files: list[Path] = []
         self._dirs: list[Path] = []
+        self._closed = False
 
-    def file(self, path: Path) -> None:
-        with self._lock:
-            self._files.append(path)
+    def _open(self) -> None:
+        if self._closed:
+            raise OSError("doctor's deadline passed before the token was written")
 
-    def folder(self, path: Path) -> None:
+    def make_dir(self, path: Path) -> None:
         with self._lock:
+            self._open()
+            try:
+                path.mkdir(mode=0o755)
+            except FileExistsError:
+                return  # another lineage's check made it; that one's is removed at the end
             self._dirs.append(path)
+            path.chmod(0o755)  # nginx's workers must be able to read it, whatever the umask
 
-    def clean_up(self) -> list[str]:
-        """Remove everything registered; returns what could not be removed."""
-        left = []
+    def make_file(self, path: Path, data: bytes) -> None:
         with self._lock:
-            files, dirs = list(self._files), list(reversed(self._dirs))
-            self._files.clear()
-            self._dirs.clear()
-        for path in files:
+            self._open()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            self._files.append(path)
+            try:
+                os.write(fd, data)
+                os.fchmod(fd, 0o644)
+            finally:
+                os.close(fd)
+
+    def remove(self, path: Path) -> None:
+        """A check is done with its token (the final clean-up retries on failure)."""
+        with self._lock:
             try:
                 path.unlink(missing_ok=True)
-            except OSError as exc:
-                left.append(f"{path}: {exc.strerror or exc}")
-        for folder in dirs:
-            try:
-                folder.rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                # Something else was put there meanwhile: leave it, say so.
-                left.append(f"{folder}: {exc.strerror or exc}")
-        return left
+            except OSError:
+                return
+            if path in self._files:
+                self._files.remove(path)
+
+    def clean_up(self) -> list[str]:
+        """Remove everything and close the jar; returns what could not be removed."""
+        if not self._lock.acquire(timeout=self.LOCK_WAIT_SECONDS):
+            return [
+                "a token write is still hanging: look for certkeeper-doctor-* files in "
+                "the webroot's .well-known/acme-challenge/"
+            ]
+        try:
+            self._closed = True
+            left = []
+            for path in self._files:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as exc:
+                    left.append(f"{path}: {exc.strerror or exc}")
+            for folder in reversed(self._dirs):
+                try:
+                    folder.rmdir()
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    # Something else was put there meanwhile: leave it, say so.
+                    left.append(f"{folder}: {exc.strerror or exc}")
+            self._files.clear()
+            self._dirs.clear()
+            return left
+        finally:
+            self._lock.release()
 
 
 # ---------------------------------------------------------------- resolving
@@ -264,19 +307,11 @@ def _place_token(lin: Lineage, jar: TokenJar) -> tuple[Path, str]:
         missing.append(step)
         step = step.parent
     for made in reversed(missing):
-        jar.folder(made)  # registered before it exists: removal never misses it
-        made.mkdir(mode=0o755)
-        made.chmod(0o755)  # nginx's workers must be able to read it, whatever the umask
+        jar.make_dir(made)
     token = "certkeeper-doctor-" + secrets.token_urlsafe(24)
     content = f"{token}.{secrets.token_urlsafe(16)}"
     path = folder / token
-    jar.file(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    try:
-        os.write(fd, content.encode())
-    finally:
-        os.close(fd)
-    path.chmod(0o644)
+    jar.make_file(path, content.encode())
     return path, content
 
 
@@ -292,7 +327,6 @@ def check_http01(cfg: Config, svc: Service, lin: Lineage, opts: Options, jar: To
     try:
         path, content = _place_token(lin, jar)
     except OSError as exc:
-        jar.clean_up()
         return Result(
             "http01",
             title,
@@ -329,7 +363,9 @@ def check_http01(cfg: Config, svc: Service, lin: Lineage, opts: Options, jar: To
                 f"token written to {lin.webroot}; " + "; ".join(failed),
                 fix,
             )
-        notes, other = [], []
+        notes: list[str] = []
+        other: list[str] = []
+        silent: list[str] = []
         for domain in names_:
             addrs, how = resolve(domain, opts)
             if not addrs:
@@ -338,10 +374,22 @@ def check_http01(cfg: Config, svc: Service, lin: Lineage, opts: Options, jar: To
             for addr in addrs[:MAX_ADDRESSES]:
                 status, body, error = fetch(addr, port, domain, url_path)
                 wrong = _answer(status, body, error, content)
-                if wrong:
+                if status is None:
+                    silent.append(f"{domain} via {addr} ({how}): {wrong}")
+                elif wrong:
                     other.append(f"{domain} via {addr} ({how}) answered {wrong}")
                 else:
                     notes.append(f"{domain} via {addr} ({how}): token served")
+        if silent and not other:
+            return Result(
+                "http01",
+                title,
+                lin.cert_name,
+                False,
+                "this host's nginx serves the token, but " + "; ".join(silent),
+                f"Connection refused: port {port} blocked on the way Let's Encrypt comes in: "
+                "check the firewall and security groups",
+            )
         if other:
             return Result(
                 "http01",
@@ -349,7 +397,7 @@ def check_http01(cfg: Config, svc: Service, lin: Lineage, opts: Options, jar: To
                 lin.cert_name,
                 False,
                 "this host's nginx serves the token, but "
-                + "; ".join(other)
+                + "; ".join(other + silent)
                 + ": the challenge reached another host",
                 "HTTP-01 needs the challenge path shared or proxied between the pair: "
                 f"proxy {CHALLENGE_PATH} to one host, or share {lin.webroot} between both",
@@ -364,7 +412,7 @@ def check_http01(cfg: Config, svc: Service, lin: Lineage, opts: Options, jar: To
         )
     finally:
         # The runner removes it again after the deadline; here it goes as soon as possible.
-        jar.clean_up()
+        jar.remove(path)
 
 
 def check_webroot(cfg: Config, lin: Lineage, opts: Options) -> Result:
