@@ -322,6 +322,20 @@ def test_the_token_folders_it_made_are_removed_too(host: Host) -> None:
     assert tree(host.nginx.webroot) == set()
 
 
+def test_two_services_sharing_a_webroot_each_pass_and_leave_it_as_found(host: Host) -> None:
+    # Their HTTP-01 checks run at once in one webroot: neither may remove the other's token
+    # or the folders they share.
+    blog = ("blog.example.test",)
+    issue(host)
+    issue(host, "blog", blog)
+    assert host.run("install-hook").returncode == 0
+    before = tree(host.nginx.webroot)
+    proc, doc = doctor(host, *resolve_to("127.0.0.1", blog))
+    assert proc.returncode == 0, json.dumps(doc, indent=1)
+    assert {c["subject"] for c in doc["checks"] if c["check"] == "http01"} == {"shop", "blog"}
+    assert tree(host.nginx.webroot) == before
+
+
 def test_no_timer_and_no_cron_line_is_a_failure_with_its_fix(healthy: Host) -> None:
     proc, doc = doctor(healthy, cron=False)
     assert proc.returncode == 1
