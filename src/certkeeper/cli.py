@@ -116,6 +116,7 @@ def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
     Renew what is due now:     certkeeper check --no-jitter
     Is my config right:        certkeeper config validate
     Can notices get out:       certkeeper notify test
+    Something is wrong:        certkeeper doctor [SERVICE]
     """
     ctx.obj = Ctx(config, verbose)
 
