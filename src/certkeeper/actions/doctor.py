@@ -1058,7 +1058,8 @@ def config_failed(problems: list[str]) -> list[Result]:
             "",
             False,
             clean("; ".join(problems), 2000),
-            "fix each line above, then certkeeper config validate",
+            "fix each problem named (file: key = value: expected what), "
+            "then certkeeper config validate",
         )
     ]
 
