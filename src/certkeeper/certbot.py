@@ -96,6 +96,25 @@ def read_renewalparams(config_dir: Path, cert_name: str) -> dict[str, str]:
     return found
 
 
+def read_webroot_map(config_dir: Path, cert_name: str) -> dict[str, str]:
+    """The `[[webroot_map]]` of the renewal conf: domain -> the webroot certbot renew uses."""
+    try:
+        with renewal_conf(config_dir, cert_name).open(encoding="utf-8", errors="replace") as f:
+            text = f.read(256 * 1024)
+    except OSError:
+        return {}
+    found: dict[str, str] = {}
+    inside = False
+    for line in text.splitlines():
+        if match := _SECTION.match(line):
+            inside = len(match.group(1)) == 2 and match.group(2) == "webroot_map"
+            continue
+        if inside and "=" in line:
+            domain, _, root = line.partition("=")
+            found.setdefault(domain.strip(), root.strip())
+    return found
+
+
 @functools.cache
 def version(command: tuple[str, ...], timeout: float) -> tuple[tuple[int, int] | None, str]:
     """certbot's (major, minor) and what it said; asked once per run."""

@@ -133,6 +133,7 @@ def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
     Renew what is due now:     certkeeper check --no-jitter
     Is my config right:        certkeeper config validate
     Can notices get out:       certkeeper notify test
+    Something is wrong:        certkeeper doctor [SERVICE]
     """
     ctx.obj = Ctx(config, verbose)
 
@@ -367,13 +368,101 @@ def install_hook(obj: Ctx) -> None:
     def body() -> int:
         from certkeeper import hook
 
-        exe = shutil.which("certkeeper")
-        argv = [exe] if exe else [sys.executable, "-m", "certkeeper"]
-        if obj.config_arg:
-            argv += ["--config", str(Path(obj.config_arg).absolute())]
-        path, changed = hook.install(cfg, argv)
+        path, changed = hook.install(cfg, this_certkeeper(obj))
         say_line(f"{'wrote' if changed else 'unchanged'}: {path}")
         return 0
+
+    guarded(body)
+
+
+def this_certkeeper(obj: Ctx) -> list[str]:
+    """This certkeeper as the deploy hook script runs it (install-hook writes, doctor checks)."""
+    exe = shutil.which("certkeeper")
+    argv = [exe] if exe else [sys.executable, "-m", "certkeeper"]
+    if obj.config_arg:
+        argv += ["--config", str(Path(obj.config_arg).absolute())]
+    return argv
+
+
+@cli.command()
+@click.argument("service", required=False, metavar="[SERVICE]")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One object per check: check, ok, finding, fix."
+)
+@click.option(
+    "--send-test",
+    is_flag=True,
+    help="Also send a test notice to notify.to (otherwise doctor sends nothing).",
+)
+@click.option(
+    "--resolve",
+    "resolve",
+    multiple=True,
+    metavar="NAME:ADDR",
+    help="Take ADDR as NAME's address instead of asking DNS, like curl's --resolve "
+    "(to see where Let's Encrypt would land before DNS changes, or in tests). Repeatable.",
+)
+@click.option(
+    "--timeout",
+    "budget",
+    type=click.FloatRange(1, 600),
+    default=20,
+    show_default=True,
+    metavar="SECONDS",
+    help="A check still running after this is reported as timed out.",
+)
+@click.pass_obj
+def doctor(
+    obj: Ctx,
+    service: str | None,
+    as_json: bool,
+    send_test: bool,
+    resolve: tuple[str, ...],
+    budget: float,
+) -> None:
+    """Run the guide's troubleshooting in seconds and say what to fix: config, DNS,
+    the HTTP-01 path through this host's nginx (a test token, always removed), the
+    webroot under the unit's sandbox, nginx -t, certbot's lineage and renewal conf, the
+    symlinks, disk vs served, the deploy hook, the timer or cron line, notifications
+    (outbox, SMTP EHLO) and the last attempt with certbot's log.
+
+    SERVICE limits it to one service (its file name in services_dir, or a cert_name).
+    Changes nothing else, never asks the CA, sends nothing unless --send-test.
+    Exit: 0 every check passed, 1 any failed.
+    """
+    from certkeeper import config, log, sandbox
+    from certkeeper.actions import doctor as doctor_action
+    from certkeeper.errors import ConfigError
+
+    def emit(results: list[doctor_action.Result]) -> int:
+        if as_json:
+            say(doctor_action.as_json(results))
+        else:
+            for line in doctor_action.text(results):
+                say_line(line)
+        return doctor_action.exit_code(results)
+
+    try:
+        names = doctor_action.parse_resolve(resolve)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--resolve") from None
+
+    def body() -> int:
+        log.configure(tag="certkeeper", verbose=obj.verbose)
+        try:
+            cfg = config.load(config.config_path(obj.config_arg))
+            services = config.select(cfg, service)
+        except ConfigError as exc:
+            return emit(doctor_action.config_failed(exc.problems))
+        opts = doctor_action.Options(
+            resolve=names,
+            send_test=send_test,
+            budget=budget,
+            root=Path(os.environ.get(sandbox.ROOT_ENV) or "/"),
+            certkeeper_argv=tuple(this_certkeeper(obj)),
+            config_arg=obj.config_arg,
+        )
+        return emit(doctor_action.run(cfg, services, opts))
 
     guarded(body)
 

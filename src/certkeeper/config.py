@@ -52,6 +52,9 @@ class NginxSettings:
 @dataclass(frozen=True)
 class ProbeSettings:
     port: int = 443
+    # Where this host's nginx answers plain HTTP (the HTTP-01 challenge): 80 in production,
+    # a free port in tests. `doctor` fetches its test token there.
+    http_port: int = 80
     # "local": this host's nginx on loopback, by SNI (hosts come in pairs that serve the
     # same names, so following DNS may land on the other host). "dns": follow public DNS,
     # an explicit opt-in. Anything else: that host or address.
@@ -382,7 +385,7 @@ _TOP_KEYS = (
 )
 _CERTBOT_KEYS = ("command", "config_dir", "extra_args", "timeout_seconds")
 _NGINX_KEYS = ("test_command", "reload_command", "certs_dir")
-_PROBE_KEYS = ("port", "connect_host", "timeout_seconds", "concurrency")
+_PROBE_KEYS = ("port", "http_port", "connect_host", "timeout_seconds", "concurrency")
 _NOTIFY_KEYS = ("to", "from", "warn_days", "smtp")
 _ARI_KEYS = ("enabled", "ca_file", "timeout_seconds")
 _SMTP_KEYS = ("host", "port", "security", "username", "password_file", "timeout_seconds")
@@ -445,6 +448,7 @@ def load(path: Path) -> Config:
     chk.unknown_keys(pr, _PROBE_KEYS, "probe")
     probe = ProbeSettings(
         port=chk.integer(pr, "port", "probe", 443, 1, 65535),
+        http_port=chk.integer(pr, "http_port", "probe", 80, 1, 65535),
         # null (the old default, which followed DNS) now means the default: this host's nginx.
         connect_host=chk.text(pr, "connect_host", "probe", "local", names.probe_host) or "local",
         timeout_seconds=chk.seconds(pr, "timeout_seconds", "probe", 10.0, hi=300),
@@ -800,6 +804,7 @@ def as_dict(cfg: Config) -> dict[str, Any]:
         },
         "probe": {
             "port": cfg.probe.port,
+            "http_port": cfg.probe.http_port,
             "connect_host": cfg.probe.connect_host,
             "timeout_seconds": cfg.probe.timeout_seconds,
             "concurrency": cfg.probe.concurrency,

@@ -27,6 +27,8 @@ _LINKS = (
     ("ca-bundle.crt", "chain.pem"),
     ("key", "privkey.pem"),
 )
+# (suffix of the nginx symlink, the lineage file it points at), for `doctor` to check.
+LINK_FILES = _LINKS
 
 
 @dataclass(frozen=True)

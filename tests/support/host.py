@@ -100,7 +100,12 @@ class Host:
                 "reload_command": self.nginx_reload_command or self.nginx.reload_command,
                 "certs_dir": str(self.nginx.certs_dir),
             },
-            probe={"port": self.nginx.tls_port, "timeout_seconds": 3},
+            probe={
+                "port": self.nginx.tls_port,
+                # Where this nginx serves the HTTP-01 challenge (doctor fetches there).
+                "http_port": self.nginx.http_port,
+                "timeout_seconds": 3,
+            },
             notify={
                 "to": BOARD,
                 "from": "operations@example.com",

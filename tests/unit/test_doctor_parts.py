@@ -1,0 +1,116 @@
+"""The pure parts of `certkeeper doctor`: escaping, --resolve, the cron line, the renewal
+conf's webroot_map, rendering. The checks themselves run against real peers in
+tests/e2e/test_doctor.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from certkeeper import certbot
+from certkeeper.actions import doctor
+
+
+def test_control_characters_and_bidi_overrides_are_shown_escaped() -> None:
+    shown = doctor.clean("ok \x1b[2J\x07 \u202eevil\u202c tab\there é")
+    assert shown == "ok \\x1b[2J\\x07 \\u202eevil\\u202c tab\\there é"
+    assert doctor.clean("x" * 10, limit=4) == "xxxx..."
+
+
+def test_resolve_takes_name_colon_address() -> None:
+    assert doctor.parse_resolve(
+        ("Shop.Example.com:203.0.113.7", "a.example.com:[2001:db8::1]")
+    ) == {
+        "shop.example.com": "203.0.113.7",
+        "a.example.com": "2001:db8::1",
+    }
+    for bad in ("shop.example.com", "shop.example.com:not-an-ip", "*.example.com:127.0.0.1"):
+        with pytest.raises(ValueError, match="NAME:ADDR"):
+            doctor.parse_resolve((bad,))
+
+
+def test_only_an_uncommented_cron_line_running_check_counts(tmp_path: Path) -> None:
+    cron = tmp_path / "certkeeper"
+    cron.write_text(
+        "# 0 3,15 * * * root /usr/bin/certkeeper check\nMAILTO=ops@example.com\n"
+        "0 4 * * * root /usr/bin/certkeeper status\n"
+    )
+    assert doctor._cron_line(cron) is None
+    cron.write_text(cron.read_text() + "0 3,15 * * * root /usr/bin/certkeeper check --only shop\n")
+    assert doctor._cron_line(cron) == "0 3,15 * * * root /usr/bin/certkeeper check --only shop"
+    assert doctor._cron_line(tmp_path / "absent") is None
+
+
+def test_webroot_map_is_read_from_its_subsection(tmp_path: Path) -> None:
+    (tmp_path / "renewal").mkdir()
+    (tmp_path / "renewal" / "shop.conf").write_text(
+        "version = 5.8.0\n[renewalparams]\nauthenticator = webroot\n"
+        "webroot_path = /var/www/letsencrypt,\nserver = https://acme.example/dir\n"
+        "[[webroot_map]]\nshop.example.com = /var/www/letsencrypt\n"
+        "www.shop.example.com = /srv/other\n[acme_renewal_info]\nari_retry_after = x\n"
+    )
+    assert certbot.read_webroot_map(tmp_path, "shop") == {
+        "shop.example.com": "/var/www/letsencrypt",
+        "www.shop.example.com": "/srv/other",
+    }
+    assert certbot.read_renewalparams(tmp_path, "shop")["server"] == "https://acme.example/dir"
+    assert certbot.read_webroot_map(tmp_path, "absent") == {}
+
+
+def test_rendering_one_line_per_check_with_the_fix_on_failure() -> None:
+    results = [
+        doctor.Result("nginx", "nginx -t", "", True, "syntax is ok"),
+        doctor.Result("hook", "The deploy hook", "", False, "missing", "certkeeper install-hook"),
+        doctor.Result("history", "History", "shop", True, "last attempt", details=("a", "b")),
+    ]
+    assert doctor.text(results) == [
+        "\u2713 nginx -t: syntax is ok",
+        "\u2717 The deploy hook: missing \u2192 fix: certkeeper install-hook",
+        "\u2713 History [shop]: last attempt",
+        "    a",
+        "    b",
+        "2 of 3 checks passed; 1 failed",
+    ]
+    assert doctor.exit_code(results) == 1
+    doc = json.loads(doctor.as_json(results))
+    assert doc["ok"] is False
+    assert doc["checks"][1] == {
+        "check": "hook",
+        "title": "The deploy hook",
+        "subject": None,
+        "ok": False,
+        "finding": "missing",
+        "fix": "certkeeper install-hook",
+        "details": [],
+    }
+
+
+def test_a_check_that_hangs_is_timed_out_and_one_that_raises_is_a_finding() -> None:
+    import threading
+
+    never = threading.Event()
+
+    def hang() -> doctor.Result:
+        never.wait(30)
+        return doctor.Result("nginx", "nginx -t", "", True, "late")
+
+    def boom() -> doctor.Result:
+        raise RuntimeError("\x1b[31mred")
+
+    def fine() -> doctor.Result:
+        return doctor.Result("timer", "The timer", "", True, "cron")
+
+    jobs = [
+        doctor.Job("nginx", "nginx -t", "", hang),
+        doctor.Job("hook", "The deploy hook", "", boom),
+        doctor.Job("timer", "The timer", "", fine),
+    ]
+    try:
+        hung, broke, ok = doctor.run_jobs(jobs, budget=0.5)
+    finally:
+        never.set()
+    assert not hung.ok and hung.finding.startswith("timed out")
+    assert not broke.ok and "RuntimeError: \\x1b[31mred" in broke.finding
+    assert ok.ok and ok.finding == "cron"
