@@ -317,7 +317,7 @@ def main() -> int:
         say("--force: a failed attempt blocks retries for 20 hours (Let's Encrypt's limits)")
         certkeeper(config, "check", "--no-jitter", "--force", env=env)
         certkeeper(config, "notify", "outbox", env=env)
-        say("SMTP back; every check flushes the outbox first, or do it by hand:")
+        say("SMTP back; every check delivers the outbox after its renewals, or do it by hand:")
         smtp = SMTPServer(catcher, port=smtp.port).start()
         running.append(smtp)
         certkeeper(config, "notify", "flush", env=env)

@@ -78,7 +78,7 @@ def test_demo_runs_end_to_end_and_cleans_up() -> None:
     # 5. SMTP down: the notice waits in the outbox, then flush delivers it.
     fifth = section(out, "5. ")
     outbox = re.search(
-        rf"^  api\.success\.\d{{8}}T\d{{6}}Z  \[SUCCESS\] demo-host {DASH} Cert renewed for "
+        rf"^  api\.success\.\d{{8}}T\d{{6}}Z\.[0-9a-f]+  \[SUCCESS\] demo-host {DASH} Cert renewed for "
         r"api\.demo\.test$",
         fifth,
         re.M,
