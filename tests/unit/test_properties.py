@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import trustme
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from certkeeper import state as state_mod
@@ -150,6 +150,9 @@ def test_certificate_parser_on_mutated_certificates(flips: list[tuple[int, int]]
     ),
 )
 def test_certificate_parser_on_hostile_fields(common_name: str, sans: list[str]) -> None:
-    cert = _CA.issue_cert(*sans, common_name=common_name)
+    try:
+        cert = _CA.issue_cert(*sans, common_name=common_name)
+    except ValueError:
+        assume(False)  # a name no certificate can carry (cryptography refuses to build it)
     info = parse_pem(cert.cert_chain_pems[0].bytes())
     assert list(info.sans) == sans

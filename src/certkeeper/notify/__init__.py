@@ -52,7 +52,10 @@ def told(cfg: Config, state: State, nonce: str) -> bool:
         return True
     folder = outbox.outbox_dir(cfg.state_dir)
     try:
-        return any(p.name.endswith(suffix + outbox.SUFFIX) for p in folder.iterdir())
+        return any(
+            p.name.endswith((suffix + outbox.SUFFIX, suffix + outbox.SENT))
+            for p in folder.iterdir()
+        )
     except OSError:
         return False
 

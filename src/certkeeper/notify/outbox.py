@@ -8,6 +8,7 @@ never sends a second copy.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from certkeeper.state import State
 
 SUFFIX = ".eml"
+# A notice the SMTP server accepted, renamed in one syscall the moment it said 250, before
+# the state (with its fsyncs) records it: a kill in between must not cause a second send.
+SENT = ".sent"
 
 
 @dataclass
@@ -154,6 +158,7 @@ def flush(
     from certkeeper.notify.smtp import send
 
     report = FlushReport()
+    _settle_sent(state_dir, state, now)
     for item in pending(state_dir):
         if item.event_id in state.delivered:
             # The one duplicate rule: an id already delivered was sent by an earlier run
@@ -169,7 +174,9 @@ def flush(
             with contextlib.suppress(OSError):
                 _quarantine(item.path, str(exc))
             continue
-        outcome = send(smtp, data, sender, [to])
+        sent = item.path.with_name(item.event_id + SENT)
+        accepted = functools.partial(_mark_sent, item.path, sent)
+        outcome = send(smtp, data, sender, [to], on_accepted=accepted)
         if not outcome.ok:
             state.outbox_errors[item.event_id] = outcome.detail
             report.failed.append((item.event_id, outcome.detail, outcome.permanent))
@@ -181,7 +188,30 @@ def flush(
         state.mark_delivered(item.event_id, now)
         state.outbox_errors.pop(item.event_id, None)
         state.save(now)  # before the unlink: a crash here must not cause a resend
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(item.path)
+        for path in (item.path, sent):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         report.sent.append(item.event_id)
     return report
+
+
+def _mark_sent(path: Path, sent: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.rename(path, sent)
+
+
+def _settle_sent(state_dir: Path, state: State, now: datetime) -> None:
+    """Record the notices an earlier run saw accepted but died before recording."""
+    folder = outbox_dir(state_dir)
+    try:
+        accepted = [p for p in folder.iterdir() if p.name.endswith(SENT)]
+    except OSError:
+        return
+    if not accepted:
+        return
+    for path in accepted:
+        state.mark_delivered(path.name[: -len(SENT)], now)
+    state.save(now)
+    for path in accepted:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

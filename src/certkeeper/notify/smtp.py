@@ -15,6 +15,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from certkeeper.config import SmtpSettings
@@ -149,9 +150,19 @@ def _login(client: smtplib.SMTP, username: str, password: str) -> tuple[int, byt
     return code, reply
 
 
-def send(settings: SmtpSettings, data: bytes, sender: str, rcpts: list[str]) -> SendOutcome:
+def send(
+    settings: SmtpSettings,
+    data: bytes,
+    sender: str,
+    rcpts: list[str],
+    on_accepted: Callable[[], None] | None = None,
+) -> SendOutcome:
     """Deliver one serialised message (CRLF lines) to the envelope given, which comes from
-    the config. Never raises: network, SMTP and credential trouble are outcomes."""
+    the config. Never raises: network, SMTP and credential trouble are outcomes.
+
+    `on_accepted` runs the moment the server has accepted the message (250 to DATA),
+    before QUIT: the outbox marks the notice sent there, so that a kill after that
+    instant cannot make the next run send it again."""
     out = SendOutcome(ok=False)
     log = out.transcript
     timeout = settings.timeout_seconds
@@ -193,6 +204,8 @@ def send(settings: SmtpSettings, data: bytes, sender: str, rcpts: list[str]) -> 
             # smtplib takes a reply cut short by the shutdown ("250 " and EOF) for a
             # whole one; only a reply that came before the deadline counts as delivered.
             raise TimeoutError
+        if code == 250 and on_accepted is not None:
+            on_accepted()
         log.append(f"DATA: {code} {_text(reply)}")
         if code != 250:
             raise _Refused("DATA", code, reply)
