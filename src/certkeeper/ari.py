@@ -86,13 +86,23 @@ class Suggestion:
     explanation_url: str | None
 
 
+# One verifying context per CA file for the whole run: building one reads the whole CA
+# store (~20 ms), and `check` asks the CA about every certificate of the host.
+_contexts: dict[Path | None, Any] = {}
+
+
 def _context(ca_file: Path | None) -> Any:
     import ssl
 
+    ctx = _contexts.get(ca_file)
+    if ctx is not None:
+        return ctx
     try:
-        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     except (OSError, ssl.SSLError) as exc:
         raise AriError(f"cannot use ari.ca_file {ca_file}: {exc}") from None
+    _contexts[ca_file] = ctx
+    return ctx
 
 
 def _get(url: str, ctx: Any, deadline: float) -> tuple[bytes, http.client.HTTPResponse]:

@@ -163,6 +163,11 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
       0 all OK   1 DUE or WARN   2 EXPIRED/UNREACHABLE/MISSING/MISMATCH/NOT_COVERED
       3 configuration error
     """
+    from certkeeper.probe import preload_trust_store
+
+    # Every row gets a trust verdict: load the CA store on the other core while the
+    # config is parsed, instead of after it.
+    preload_trust_store()
     cfg = obj.load(STATUS_UNKNOWN)
 
     def body() -> int:

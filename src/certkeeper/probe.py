@@ -7,14 +7,16 @@ a finding. Only the network can make a probe fail.
 
 from __future__ import annotations
 
+import _thread
+import contextlib
+import queue
 import select
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from certkeeper.x509info import CertInfo, parse_der
 
@@ -40,20 +42,60 @@ class ProbeResult:
         return None if self.cert is None else self.cert.covers(self.target.domain)
 
 
-@lru_cache(maxsize=1)
-def _reading_context() -> ssl.SSLContext:
+class _Once:
+    """A value built on first use by whichever thread asks first; the others wait for it.
+
+    Not an lru_cache: N probe threads missing it at once would each load the system CA
+    store (tens of milliseconds apiece). A lock makes the latecomers wait for the one build.
+    """
+
+    def __init__(self, build: Callable[[], ssl.SSLContext]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: ssl.SSLContext | None = None
+
+    def __call__(self) -> ssl.SSLContext:
+        value = self._value
+        if value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+                value = self._value
+        return value
+
+
+def _build_reading() -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
 
 
-@lru_cache(maxsize=1)
-def _trusting_context() -> ssl.SSLContext:
+def _build_trusting() -> ssl.SSLContext:
     # Chain trust only: name coverage is judged separately from the SANs.
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     return ctx
+
+
+_reading_context = _Once(_build_reading)
+_trusting_context = _Once(_build_trusting)
+
+
+def _load_quietly() -> None:
+    # A failure here is not reported: the first probe that needs the store builds it again.
+    with contextlib.suppress(Exception):
+        _trusting_context()
+
+
+def preload_trust_store() -> None:
+    """Start loading the system CA store now, in the background.
+
+    OpenSSL reads the store without holding Python's lock, so on a second core the
+    load (~30 ms) overlaps the config parsing and imports that come before any probe.
+    `status` calls this first thing; the first trusting probe waits for it if needed.
+    """
+    threading.Thread(target=_load_quietly, name="certkeeper-ca-store", daemon=True).start()
 
 
 class _ProbeFailed(Exception):
@@ -128,19 +170,80 @@ def probe(target: Target, timeout: float, trust: bool = True) -> ProbeResult:
     return ProbeResult(target, cert, trusted, verify_error, None, time.monotonic() - started)
 
 
+class Probes:
+    """Probes running in the background; `results()` waits for them, in the input order.
+
+    Starting them first and collecting them later lets the caller do its own work (read
+    the certificates on disk, import the parser) while the probes wait on the network.
+
+    A probe mostly waits on round trips, so the workers are sized for waiting, not for
+    the cores: `concurrency` (probe.concurrency) probes at once, each with its own
+    deadlines; OpenSSL releases Python's lock during a handshake. The workers are bare
+    threads: `threading.Thread.start()` (and so ThreadPoolExecutor) waits for each new
+    thread to be scheduled before starting the next, which cost ~30 ms for 100 workers
+    on a busy 2-core host; these start at once and take the targets from a queue.
+    """
+
+    def __init__(
+        self, targets: Iterable[Target], timeout: float, concurrency: int, trust: bool = True
+    ) -> None:
+        items = list(targets)
+        self._timeout = timeout
+        self._trust = trust
+        self._slots: list[ProbeResult | BaseException | None] = [None] * len(items)
+        self._queue: queue.SimpleQueue[tuple[int, Target]] = queue.SimpleQueue()
+        for job in enumerate(items):
+            self._queue.put(job)
+        self._lock = threading.Lock()
+        self._left = len(items)
+        self._done = threading.Event()
+        self._cancelled = False
+        if not items:
+            self._done.set()
+            return
+        for started in range(min(concurrency, len(items))):
+            try:
+                _thread.start_new_thread(self._work, ())
+            except RuntimeError:
+                # Out of threads (a tight ulimit -u): the ones running share the queue.
+                if started == 0:
+                    raise
+                break
+
+    def _work(self) -> None:
+        while not self._cancelled:
+            try:
+                index, target = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            outcome: ProbeResult | BaseException
+            try:
+                outcome = probe(target, self._timeout, self._trust)
+            except BaseException as exc:  # handed to the caller by results()
+                outcome = exc
+            self._slots[index] = outcome
+            with self._lock:
+                self._left -= 1
+                if self._left == 0:
+                    self._done.set()
+
+    def results(self) -> list[ProbeResult]:
+        self._done.wait()
+        found: list[ProbeResult] = []
+        for outcome in self._slots:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            assert outcome is not None  # every slot is filled before _done is set
+            found.append(outcome)
+        return found
+
+    def cancel(self) -> None:
+        """Drop the probes not started yet; running ones end by their own deadline."""
+        self._cancelled = True
+
+
 def probe_many(
     targets: Iterable[Target], timeout: float, concurrency: int, trust: bool = True
 ) -> list[ProbeResult]:
     """Probe in parallel (at most `concurrency` at once); results keep the input order."""
-    items = list(targets)
-    if not items:
-        return []
-    # Build the contexts once, before the threads race to do it: loading the system
-    # CA store costs tens of milliseconds, and N cache misses at once cost N times that.
-    _reading_context()
-    if trust:
-        _trusting_context()
-    if len(items) == 1:
-        return [probe(items[0], timeout, trust)]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
-        return list(pool.map(lambda t: probe(t, timeout, trust), items))
+    return Probes(targets, timeout, concurrency, trust).results()

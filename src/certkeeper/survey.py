@@ -13,7 +13,7 @@ from pathlib import Path
 
 from certkeeper import ari, names, policy
 from certkeeper.config import Config, Lineage, Service
-from certkeeper.probe import ProbeResult, Target, probe_many
+from certkeeper.probe import ProbeResult, Probes, Target, probe_many
 from certkeeper.state import AriRecord
 from certkeeper.x509info import CertInfo, read_file
 
@@ -85,6 +85,15 @@ def probe_domains(cfg: Config, domains: list[str], trust: bool = False) -> list[
     )
 
 
+def start_probes(cfg: Config, domains: list[str], trust: bool = False) -> Probes:
+    return Probes(
+        (target_for(cfg, d) for d in domains),
+        cfg.probe.timeout_seconds,
+        cfg.probe.concurrency,
+        trust=trust,
+    )
+
+
 def survey(
     cfg: Config,
     services: tuple[Service, ...],
@@ -97,10 +106,17 @@ def survey(
     `ari_records` are the CA windows `check` cached per cert_name; survey never asks the CA.
     """
     pairs = [(svc, lin, dom) for svc in services for lin in svc.lineages for dom in lin.domains]
-    results = probe_domains(cfg, [dom for _, _, dom in pairs], trust=trust)
-    disks = {
-        lin.cert_name: read_disk(cfg, lin.cert_name) for svc in services for lin in svc.lineages
-    }
+    # The probes first: they wait on the network while this thread reads the disk
+    # (which also pays for importing the certificate parser).
+    probes = start_probes(cfg, [dom for _, _, dom in pairs], trust=trust)
+    try:
+        disks = {
+            lin.cert_name: read_disk(cfg, lin.cert_name) for svc in services for lin in svc.lineages
+        }
+    except BaseException:
+        probes.cancel()
+        raise
+    results = probes.results()
     rows = []
     for (svc, lin, dom), result in zip(pairs, results, strict=True):
         disk, disk_error = disks[lin.cert_name]

@@ -99,3 +99,18 @@ def test_one_dead_host_does_not_slow_the_others(sni: SNIServer, blackhole: Black
     assert [r.target for r in results] == targets
     assert sum(r.cert is None for r in results) == 1
     assert elapsed < 1.5 + 1.0
+
+
+def test_a_hosts_names_wait_for_the_network_together_by_default(blackhole: Blackhole) -> None:
+    # A probe mostly waits on round trips. With the default probe.concurrency, 100 names
+    # that all wait cost one timeout, not one per wave of 16 (that would be 7 s here).
+    from certkeeper.config import ProbeSettings
+
+    targets = [Target(f"n{i}.example.com", "127.0.0.1", blackhole.port) for i in range(100)]
+    started = time.monotonic()
+    results = probe_many(targets, timeout=1, concurrency=ProbeSettings().concurrency)
+    elapsed = time.monotonic() - started
+    assert [r.target for r in results] == targets
+    silent = f"127.0.0.1:{blackhole.port} accepted TCP but sent no TLS answer in time"
+    assert all(r.cert is None and r.error == silent for r in results)
+    assert elapsed < 1 + 1.5

@@ -29,5 +29,10 @@ def test_quick_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
         "4. no-op check --no-jitter, 10 services",
         "5. peak RSS",
         "6. probes/s",
+        "1. status --json, N=100 (RSA-2048)",
+        "7. status --json, N=10, 50 ms RTT",
+        "8. WAN growth, N=100",
+        "9. on-call: status, 10 names",
+        "10. probe.concurrency 128",
     ):
         assert row in doc
