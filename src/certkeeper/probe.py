@@ -94,8 +94,13 @@ def preload_trust_store() -> None:
     OpenSSL reads the store without holding Python's lock, so on a second core the
     load (~30 ms) overlaps the config parsing and imports that come before any probe.
     `status` calls this first thing; the first trusting probe waits for it if needed.
+
+    Not a daemon thread: a command that ends at once (a config error) would otherwise
+    let the interpreter, and OpenSSL's own exit handlers, tear down while this thread
+    is still inside OpenSSL, and the process died with SIGSEGV after printing its error.
+    Exit now waits for the load, a few tens of milliseconds at most.
     """
-    threading.Thread(target=_load_quietly, name="certkeeper-ca-store", daemon=True).start()
+    threading.Thread(target=_load_quietly, name="certkeeper-ca-store", daemon=False).start()
 
 
 class _ProbeFailed(Exception):

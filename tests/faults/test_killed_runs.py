@@ -57,9 +57,14 @@ def kill_tree(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=10)
 
 
-def stories(host: Host) -> list[str]:
-    """The renewal notices that reached the board (warnings are another story)."""
-    return [str(m["Subject"]) for m in host.mails if str(m["Subject"]) in (SUCCESS, ERROR)]
+def stories(host: Host) -> list[tuple[str, str]]:
+    """(subject, Message-ID) of the renewal notices that reached the board (warnings are
+    another story)."""
+    return [
+        (str(m["Subject"]), str(m["Message-ID"]))
+        for m in host.mails
+        if str(m["Subject"]) in (SUCCESS, ERROR)
+    ]
 
 
 def kill_loop(host: Host, iterations: int, seed: int) -> dict[str, int]:
@@ -88,17 +93,22 @@ def kill_loop(host: Host, iterations: int, seed: int) -> dict[str, int]:
         after_kill = host.check()
         assert "Traceback" not in after_kill.stderr, dump(after_kill)
         told = stories(host)[before:]
-        assert len(told) == 1, f"iteration {i}: {told}\n{dump(after_kill)}"
-        outcomes["success" if told[0] == SUCCESS else "error"] += 1
+        # Exactly one story per attempt: never lost (0), never told twice by two notices.
+        assert len({mid for _, mid in told}) == 1, f"iteration {i}: {told}\n{dump(after_kill)}"
+        # SMTP has no two-phase commit: a kill in the instant between the server taking
+        # the message and certkeeper reading its 250 makes the next run deliver that same
+        # message (same Message-ID) again. Counted, bounded, and documented as the one
+        # duplicate a receiver may see; a second *story* is never allowed.
+        outcomes["same message redelivered"] += len(told) - 1
+        outcomes["success" if told[0][0] == SUCCESS else "error"] += 1
         assert host.state()["certs"]["shop"]["intent"] is None
-    ids = Counter(str(m["Message-ID"]) for m in host.mails)
-    twice = {k: v for k, v in ids.items() if v > 1}
-    assert not twice, twice
+    assert outcomes["same message redelivered"] <= max(1, iterations // 50), outcomes
     assert not list((host.root / "state" / "outbox").glob("*.eml"))
     return dict(outcomes)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # 200 kills, each a killed run and the run that finishes it
 def test_kill_loop_with_a_scripted_certbot_loses_no_notice(host: Host) -> None:
     host.certbot_command = [sys.executable, str(FAKE_CERTBOT)]
     host.write()
@@ -110,6 +120,7 @@ def test_kill_loop_with_a_scripted_certbot_loses_no_notice(host: Host) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_kill_loop_against_pebble_nginx_and_certbot(host: Host) -> None:
     iterations = int(os.environ.get("CERTKEEPER_KILL_ITERATIONS_REAL", "20"))
     outcomes = kill_loop(host, iterations, seed=7)
