@@ -73,17 +73,22 @@ _SECTION = re.compile(r"^\s*(\[+)\s*([^\]]*?)\s*\]+\s*$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_]+)\s*=\s*(.*?)\s*$")
 
 
+def _renewal_conf_text(config_dir: Path, cert_name: str) -> str:
+    """The renewal conf's first 256 KiB, or "" when there is none (or it cannot be read)."""
+    try:
+        with renewal_conf(config_dir, cert_name).open(encoding="utf-8", errors="replace") as f:
+            return f.read(256 * 1024)
+    except OSError:
+        return ""
+
+
 def read_renewalparams(config_dir: Path, cert_name: str) -> dict[str, str]:
     """The `[renewalparams]` keys of certbot's renewal conf for the lineage ({} if none).
 
     certbot writes it with configobj; only flat `key = value` lines of that one
     section matter here (`server`, `preferred_profile`), so a small reader does.
     """
-    try:
-        with renewal_conf(config_dir, cert_name).open(encoding="utf-8", errors="replace") as f:
-            text = f.read(256 * 1024)
-    except OSError:
-        return {}
+    text = _renewal_conf_text(config_dir, cert_name)
     found: dict[str, str] = {}
     section = ""
     for line in text.splitlines():
@@ -98,11 +103,7 @@ def read_renewalparams(config_dir: Path, cert_name: str) -> dict[str, str]:
 
 def read_webroot_map(config_dir: Path, cert_name: str) -> dict[str, str]:
     """The `[[webroot_map]]` of the renewal conf: domain -> the webroot certbot renew uses."""
-    try:
-        with renewal_conf(config_dir, cert_name).open(encoding="utf-8", errors="replace") as f:
-            text = f.read(256 * 1024)
-    except OSError:
-        return {}
+    text = _renewal_conf_text(config_dir, cert_name)
     found: dict[str, str] = {}
     inside = False
     for line in text.splitlines():

@@ -13,19 +13,18 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 from aiosmtpd.controller import Controller
 
 from certkeeper.notify import outbox
 from support.host import SHOP, Host, dump, issue
-from support.peers import Nginx, world_readable_dir
+from support.peers import Nginx
 from support.smtp import free_port
 
 ALL_CHECKS = {
@@ -235,29 +234,6 @@ FAULTS: list[tuple[str, Callable[[Host, pytest.FixtureRequest], dict[str, str]],
     ("smtp-down", stop_smtp, "notify", "certkeeper notify test"),
     ("outbox-holds-a-notice", hold_a_notice, "notify", "certkeeper notify flush"),
 ]
-
-
-@pytest.fixture
-def other_host(host: Host, tmp_path: Path) -> Iterator[Nginx]:
-    """The other host of a pair on 127.0.0.2: same names and ports, its own webroot."""
-    webroot = world_readable_dir("ck-other-webroot-")
-    other = Nginx(
-        tmp_path / "other-nginx",
-        webroot,
-        tmp_path / "other-certs",
-        host.nginx.http_port,
-        address="127.0.0.2",
-        tls_port=host.nginx.tls_port,
-    )
-    other.add_site("shop", SHOP, trustme.CA())
-    other.start()
-    try:
-        yield other
-    finally:
-        other.stop()
-        import shutil
-
-        shutil.rmtree(webroot, ignore_errors=True)
 
 
 @pytest.mark.parametrize(

@@ -8,39 +8,14 @@ host's on 127.0.0.2, each with its own certificate for the same names.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
-import trustme
 
 from support.host import SHOP, Host, dump, issue, make_due
-from support.peers import Nginx, world_readable_dir
+from support.peers import Nginx
 
 TARGET_NOTE = (
     "SERVED = what this host's nginx at 127.0.0.1:{port} (probe.connect_host: local) answers"
 )
-
-
-@pytest.fixture
-def other_host(host: Host, tmp_path: Path) -> Iterator[Nginx]:
-    """app4 to our app3: same names, same port, its own certificate."""
-    webroot = world_readable_dir("ck-other-webroot-")
-    other = Nginx(
-        tmp_path / "other-nginx",
-        webroot,
-        tmp_path / "other-certs",
-        host.nginx.http_port,
-        address="127.0.0.2",
-        tls_port=host.nginx.tls_port,
-    )
-    other.add_site("shop", SHOP, trustme.CA())
-    other.start()
-    try:
-        yield other
-    finally:
-        other.stop()
 
 
 def status_rows(host: Host) -> tuple[int, list[dict[str, object]]]:
