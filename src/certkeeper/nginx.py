@@ -10,12 +10,10 @@ from __future__ import annotations
 from certkeeper import proc
 from certkeeper.config import Config
 
-NGINX_TIMEOUT_SECONDS = 60.0
-
 
 def test_config(cfg: Config) -> proc.Result:
-    return proc.run(cfg.nginx.test_command, timeout=NGINX_TIMEOUT_SECONDS)
+    return proc.run(cfg.nginx.test_command, timeout=cfg.nginx.timeout_seconds)
 
 
 def reload(cfg: Config) -> proc.Result:
-    return proc.run(cfg.nginx.reload_command, timeout=NGINX_TIMEOUT_SECONDS)
+    return proc.run(cfg.nginx.reload_command, timeout=cfg.nginx.timeout_seconds)

@@ -95,6 +95,15 @@ def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
             {"probe": {"concurrency": True}},
             "probe.concurrency = True: expected a whole number from 1 to 256",
         ),
+        (
+            {"nginx": {"timeout_seconds": 7200}},
+            "nginx.timeout_seconds = 7200: expected a number of seconds above 0 and at most 3600",
+        ),
+        (
+            {"nginx": {"timeout": 30}},
+            "nginx.timeout: unknown key (did you mean 'timeout_seconds'?); known keys: "
+            "test_command, reload_command, certs_dir, timeout_seconds",
+        ),
     ],
 )
 def test_global_file_problems(tmp_path: Path, override: dict[str, object], expected: str) -> None:
@@ -262,6 +271,21 @@ def _with_domains(**entry: object) -> dict[str, object]:
             "as ops@example.com (ASCII, no display name)",
         ),
         (
+            # An explicit null used to drop the certificate silently: 0 certificate(s), OK.
+            _with_domains(cert_name=None),
+            "certbot_domains[0].cert_name = None: expected the certbot lineage name, e.g. "
+            "foxycart-sandbox",
+        ),
+        (
+            dict(GOOD, certbot_services=[{"name": None, "cert_source": "shop"}]),
+            "certbot_services[0].name = None: expected the nginx symlink prefix, e.g. "
+            "foxycart-sandbox",
+        ),
+        (
+            dict(GOOD, certbot_services="shop"),
+            "certbot_services = 'shop': expected a list of {name, cert_source} entries",
+        ),
+        (
             {k: v for k, v in GOOD.items() if k != "certbot_domains"},
             "certbot_domains = None: expected a list of {domains, webroot, cert_name} entries",
         ),
@@ -397,3 +421,25 @@ def test_config_found_through_environment(tmp_path: Path) -> None:
     proc = certkeeper(None, "config", "validate", env={"CERTKEEPER_CONFIG": str(cfg)})
     assert proc.returncode == 0, proc.stderr
     assert str(cfg) in proc.stdout
+
+
+def test_null_means_the_default_for_paths_too(tmp_path: Path) -> None:
+    """`state_dir: null` used to end in an AssertionError traceback."""
+    cfg = write_config(tmp_path, {"shop": GOOD}, state_dir=None, lock_file=None)
+    proc = certkeeper(cfg, "config", "show")
+    assert proc.returncode == 0, proc.stderr
+    shown = yaml.safe_load(proc.stdout)
+    assert (shown["state_dir"], shown["lock_file"]) == (
+        "/var/lib/certkeeper",
+        "/run/lock/certkeeper.lock",
+    )
+
+
+def test_config_show_prints_every_default(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD})
+    shown = yaml.safe_load(certkeeper(cfg, "config", "show").stdout)
+    assert shown["nginx"]["timeout_seconds"] == 60
+    assert shown["notify"]["warn_days"] == [30, 14, 7, 3, 1]
+    assert shown["notify"]["smtp"]["password"] is None
+    assert shown["services"][0]["certbot_renewal_days"] == 31
+    assert "certbot_install_method" not in shown["services"][0]

@@ -1,0 +1,165 @@
+"""The validated configuration: frozen dataclasses, so no later step changes what was checked.
+
+The settings' defaults come from keys.py, the one place they are written: `_defaults`
+puts them on the class before @dataclass reads it, so `ProbeSettings()` has the table's
+defaults and no field here repeats one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from certkeeper.config.keys import in_section
+
+_T = TypeVar("_T")
+
+
+def _defaults(section: str) -> Callable[[type[_T]], type[_T]]:
+    def apply(cls: type[_T]) -> type[_T]:
+        for key in in_section(section):
+            setattr(cls, key.field, key.default)
+        return cls
+
+    return apply
+
+
+@dataclass(frozen=True)
+@_defaults("certbot")
+class CertbotSettings:
+    """How certbot is run: the `certbot:` section."""
+
+    command: tuple[str, ...]
+    config_dir: Path
+    extra_args: tuple[str, ...]
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+@_defaults("nginx")
+class NginxSettings:
+    """How nginx is tested and reloaded: the `nginx:` section."""
+
+    test_command: tuple[str, ...]
+    reload_command: tuple[str, ...]
+    certs_dir: Path
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+@_defaults("probe")
+class ProbeSettings:
+    """How the TLS probe reaches nginx: the `probe:` section."""
+
+    port: int
+    # Where this host's nginx answers plain HTTP (the HTTP-01 challenge): 80 in production,
+    # a free port in tests. `doctor` fetches its test token there.
+    http_port: int
+    # "local": this host's nginx on loopback, by SNI (hosts come in pairs that serve the
+    # same names, so following DNS may land on the other host). "dns": follow public DNS,
+    # an explicit opt-in. Anything else: that host or address.
+    connect_host: str
+    timeout_seconds: float
+    # Probes at once; sized for the network, not the cores (keys.py says why).
+    concurrency: int
+
+
+@dataclass(frozen=True)
+@_defaults("ari")
+class AriSettings:
+    """ACME Renewal Information: ask the CA when to renew (RFC 9773)."""
+
+    enabled: bool
+    # The CA bundle trusted for the ARI request; None: the system store. A test CA
+    # (pebble's) or a private ACME server needs its own.
+    ca_file: Path | None
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+@_defaults("notify.smtp")
+class SmtpSettings:
+    """Where notices are sent: the `notify.smtp:` section."""
+
+    host: str
+    port: int
+    security: str
+    username: str | None
+    password_file: Path | None
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+@_defaults("notify")
+class NotifySettings:
+    """Who gets the notices and when: the `notify:` section."""
+
+    smtp: SmtpSettings  # first: the only field without a default
+    to: str | None
+    sender: str | None
+    warn_days: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """One `certbot_domains` entry: one certificate with its names."""
+
+    cert_name: str
+    domains: tuple[str, ...]
+    webroot: Path
+    # ACME profile (classic, tlsserver, shortlived, or any name the CA offers).
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """One `certbot_services` entry: the nginx symlinks named after `name`."""
+
+    name: str
+    cert_source: str
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    file: Path
+    enabled: bool
+    email: str | None
+    renewal_days: int
+    lineages: tuple[Lineage, ...]
+    links: tuple[Link, ...]
+    # Whether the file says certbot_renewal_days itself (31 is also the default); only
+    # then is a window the lifetime rule overrides worth a warning.
+    renewal_days_set: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    hostname: str
+    services_dir: Path
+    state_dir: Path
+    lock_file: Path
+    lock_timeout_seconds: float
+    jitter_seconds: int
+    certbot: CertbotSettings
+    nginx: NginxSettings
+    probe: ProbeSettings
+    notify: NotifySettings
+    services: tuple[Service, ...]
+    ari: AriSettings
+    # Where `check` writes the Prometheus metrics; None: nowhere.
+    metrics_file: Path | None
+
+    def links_for(self, cert_name: str) -> list[Link]:
+        return [
+            link for svc in self.services for link in svc.links if link.cert_source == cert_name
+        ]
+
+    def service_of(self, cert_name: str) -> Service | None:
+        for svc in self.services:
+            if any(lin.cert_name == cert_name for lin in svc.lineages):
+                return svc
+        return None
