@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from certkeeper import policy
+from certkeeper.actions.config import config_warnings as config_warnings  # moved; re-exported
 from certkeeper.config import Config, Lineage, Service, select
 from certkeeper.log import get_logger
 
@@ -74,15 +75,6 @@ def window_warnings(items: Iterable[tuple[Service, Lineage, CertInfo | None]]) -
         if text:
             found.append(text)
     return found
-
-
-def config_warnings(cfg: Config) -> list[str]:
-    """`config validate`'s look at the lineages on disk (none for a lineage not issued yet)."""
-    from certkeeper.survey import read_disk
-
-    return window_warnings(
-        (svc, lin, read_disk(cfg, lin.cert_name)[0]) for svc in cfg.services for lin in svc.lineages
-    )
 
 
 # ------------------------------------------------------------------------- check

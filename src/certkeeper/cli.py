@@ -485,22 +485,17 @@ def config_validate(obj: Ctx) -> None:
     Also warns (on stderr, exit code unchanged) about every configured path that the
     installed certkeeper.service's sandbox would not let the job write, and about a
     service whose certbot_renewal_days its certificate on disk cannot honour."""
-    cfg = obj.load()
-    count = sum(len(s.lineages) for s in cfg.services)
-    say_line(f"OK: {cfg.path}: {len(cfg.services)} service(s), {count} certificate(s)")
-    from certkeeper import app
-
-    unsent = app.unsent_warning(cfg)
-    if unsent:
-        say_line(f"WARNING: {unsent}", err=True)
-    for line in app.config_warnings(cfg):
-        say_line(f"warning: {line}", err=True)
-    # The job runs under certkeeper.service's sandbox, not as this shell: say now what
-    # it will not be allowed to write, instead of certbot saying it at 03:00.
     from certkeeper import sandbox
+    from certkeeper.actions import config as config_action
 
-    unit = sandbox.installed_unit(Path(os.environ.get(sandbox.ROOT_ENV) or "/"))
-    for item in sandbox.blocked(cfg, unit) if unit is not None else []:
+    cfg = obj.load()
+    found = config_action.validate(cfg, Path(os.environ.get(sandbox.ROOT_ENV) or "/"))
+    say_line(f"OK: {found.path}: {found.services} service(s), {found.certificates} certificate(s)")
+    if found.unsent:
+        say_line(f"WARNING: {found.unsent}", err=True)
+    for line in found.windows:
+        say_line(f"warning: {line}", err=True)
+    for item in found.blocked:
         say_line(item.warning(), err=True)
 
 
@@ -510,10 +505,10 @@ def config_show(obj: Ctx) -> None:
     """Print the effective configuration as YAML, defaults filled in. Secrets are never shown."""
     import yaml
 
-    from certkeeper import config
+    from certkeeper.actions import config as config_action
 
     cfg = obj.load()
-    say(yaml.safe_dump(config.as_dict(cfg), sort_keys=False), nl=False)
+    say(yaml.safe_dump(config_action.show(cfg), sort_keys=False), nl=False)
 
 
 @cli.group("notify")

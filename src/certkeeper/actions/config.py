@@ -1,0 +1,59 @@
+"""`config validate` and `config show`: what the loaded configuration is, and what in it
+will not work on this host. The file's own problems were raised by the loader already;
+these are the ones only the disk and the installed unit can tell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from certkeeper.config import Config, as_dict
+
+if TYPE_CHECKING:
+    from certkeeper.sandbox import Blocked
+
+
+@dataclass(frozen=True)
+class Validation:
+    path: Path
+    services: int
+    certificates: int
+    # notify.to unset: no notice reaches anyone.
+    unsent: str | None = None
+    # Services whose certbot_renewal_days the certificate on disk cannot honour.
+    windows: list[str] = field(default_factory=list)
+    # Configured paths the installed certkeeper.service's sandbox would not let it write.
+    blocked: list[Blocked] = field(default_factory=list)
+
+
+def validate(cfg: Config, root: Path) -> Validation:
+    """Look at the disk (lineages) and the unit installed under `root` for what a valid
+    file still gets wrong: said now instead of by certbot at 03:00."""
+    from certkeeper import sandbox
+    from certkeeper.app import unsent_warning
+
+    unit = sandbox.installed_unit(root)
+    return Validation(
+        path=cfg.path,
+        services=len(cfg.services),
+        certificates=sum(len(s.lineages) for s in cfg.services),
+        unsent=unsent_warning(cfg),
+        windows=config_warnings(cfg),
+        blocked=sandbox.blocked(cfg, unit) if unit is not None else [],
+    )
+
+
+def config_warnings(cfg: Config) -> list[str]:
+    """`config validate`'s look at the lineages on disk (none for a lineage not issued yet)."""
+    from certkeeper.app import window_warnings
+    from certkeeper.survey import read_disk
+
+    return window_warnings(
+        (svc, lin, read_disk(cfg, lin.cert_name)[0]) for svc in cfg.services for lin in svc.lineages
+    )
+
+
+def show(cfg: Config) -> dict[str, Any]:
+    """The effective configuration, defaults filled in, secrets masked or redacted."""
+    return as_dict(cfg)
