@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv prereqs prereqs-demo test lint unit e2e demo deb bench clean
+.PHONY: all venv prereqs prereqs-demo test lint unit e2e demo deb bench clean config-table
 
 all: test
 
@@ -65,3 +65,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf build dist *.egg-info src/*.egg-info demo-run bench-run
+
+# The README's config key table is generated from src/certkeeper/config/keys.py.
+config-table:
+	$(PYTHON) scripts/config-table.py
