@@ -1,4 +1,4 @@
-"""Command line: parse, call `app`, render. No decisions live here.
+"""Command line: parse, call one action, render, map errors to exit codes. No decisions here.
 
 Only click is imported at start so `certkeeper --version` and `--help` are
 instant; everything else is imported by the command that needs it.
@@ -6,12 +6,13 @@ instant; everything else is imported by the command that needs it.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec
 
 import click
 
@@ -93,6 +94,34 @@ def guarded(func: Callable[[], int], error_code: int = CONFIG_ERROR) -> NoReturn
     sys.exit(code)
 
 
+P = ParamSpec("P")
+
+
+def loaded(
+    error_code: int = CONFIG_ERROR,
+    tag: str = "certkeeper",
+    before: Callable[[], object] | None = None,
+) -> Callable[[Callable[Concatenate[Config, P], int]], Callable[Concatenate[Ctx, P], None]]:
+    """A command whose body takes the loaded Config and returns its exit code.
+
+    Stacked under @click.pass_obj. A config problem exits `error_code` before the body
+    runs; whatever the body raises goes through guarded(), so no command can forget
+    either. `before` starts work that overlaps the config parse (status's CA preload).
+    """
+
+    def wrap(body: Callable[Concatenate[Config, P], int]) -> Callable[Concatenate[Ctx, P], None]:
+        @functools.wraps(body)
+        def command(obj: Ctx, /, *args: P.args, **kwargs: P.kwargs) -> None:
+            if before is not None:
+                before()
+            cfg = obj.load(error_code, tag)
+            guarded(lambda: body(cfg, *args, **kwargs), error_code)
+
+        return command
+
+    return wrap
+
+
 def show(result: CheckResult) -> int:
     """What happened on stdout, what went wrong on stderr; the exit code to return."""
     for line in result.lines:
@@ -138,11 +167,20 @@ def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
     ctx.obj = Ctx(config, verbose)
 
 
+def _preload_trust_store() -> None:
+    from certkeeper.probe import preload_trust_store
+
+    # Every row gets a trust verdict: load the CA store on the other core while the
+    # config is parsed, instead of after it.
+    preload_trust_store()
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output with stable keys.")
 @click.option("--only", metavar="NAME", help=ONLY_HELP)
 @click.pass_obj
-def status(obj: Ctx, as_json: bool, only: str | None) -> None:
+@loaded(STATUS_UNKNOWN, before=_preload_trust_store)
+def status(cfg: Config, as_json: bool, only: str | None) -> int:
     """Show every certificate this host should serve: what this host's nginx serves (TLS
     probe with SNI on 127.0.0.1; probe.connect_host: dns follows DNS instead), what is on
     disk, days left and what is wrong; then, per certificate, its ACME profile, the
@@ -163,46 +201,36 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
       0 all OK   1 DUE or WARN   2 EXPIRED/UNREACHABLE/MISSING/MISMATCH/NOT_COVERED
       3 configuration error
     """
-    from certkeeper.probe import preload_trust_store
+    from certkeeper import render
+    from certkeeper.actions import status as status_action
+    from certkeeper.times import now
 
-    # Every row gets a trust verdict: load the CA store on the other core while the
-    # config is parsed, instead of after it.
-    preload_trust_store()
-    cfg = obj.load(STATUS_UNKNOWN)
-
-    def body() -> int:
-        from certkeeper import app, render
-        from certkeeper.survey import probe_view
-
-        result = app.status(cfg, only)
-        view = probe_view(cfg)
-        for line in result.warnings:
-            say_line(f"warning: {line}", err=True)
-        if as_json:
-            say(
-                render.status_json(
-                    result.rows,
-                    result.outbox_waiting,
-                    view,
-                    host=cfg.hostname,
-                    generated_at=app.now(),
-                    quarantined=result.quarantined,
-                )
+    result = status_action.run(cfg, only, now())
+    for line in result.warnings:
+        say_line(f"warning: {line}", err=True)
+    if as_json:
+        say(
+            render.status_json(
+                result.rows,
+                result.outbox_waiting,
+                result.view,
+                host=cfg.hostname,
+                generated_at=result.generated_at,
+                quarantined=result.quarantined,
             )
-        else:
-            # render.status_table escapes each cell itself (before padding and colours).
-            click.echo(
-                render.status_table(
-                    result.rows,
-                    result.outbox_waiting,
-                    colour=sys.stdout.isatty(),
-                    view=view,
-                    quarantined=result.quarantined,
-                )
+        )
+    else:
+        # render.status_table escapes each cell itself (before padding and colours).
+        click.echo(
+            render.status_table(
+                result.rows,
+                result.outbox_waiting,
+                colour=sys.stdout.isatty(),
+                view=result.view,
+                quarantined=result.quarantined,
             )
-        return result.exit_code
-
-    guarded(body, STATUS_UNKNOWN)
+        )
+    return result.exit_code
 
 
 @cli.command()
@@ -221,7 +249,8 @@ def status(obj: Ctx, as_json: bool, only: str | None) -> None:
     "back-off. Each forced attempt counts against Let's Encrypt's limits.",
 )
 @click.pass_obj
-def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: bool) -> None:
+@loaded()
+def check(cfg: Config, only: str | None, no_jitter: bool, dry_run: bool, force: bool) -> int:
     """The twice-daily job: renew what is due, reload nginx, verify, notify.
 
     A certificate is due when its remaining lifetime (earliest of what nginx serves and
@@ -236,28 +265,23 @@ def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: boo
     Prints nothing when there is nothing to do. Exit: 0 nothing due or all verified,
     1 any failure (or another run holds the lock), 2 configuration error.
     """
-    cfg = obj.load()
+    from certkeeper import app
 
-    def body() -> int:
-        from certkeeper import app
-
-        result = app.check(
-            cfg,
-            only,
-            dry_run=dry_run,
-            force=force,
-            no_jitter=no_jitter,
-            interactive=sys.stdin.isatty(),
-        )
-        for line in result.warnings:
-            say_line(f"WARNING: {line}", err=True)
-        for line in result.lines:
-            say_line(line)
-        for line in result.problems:
-            say_line(f"ERROR: {line}", err=True)
-        return result.exit_code
-
-    guarded(body)
+    result = app.check(
+        cfg,
+        only,
+        dry_run=dry_run,
+        force=force,
+        no_jitter=no_jitter,
+        interactive=sys.stdin.isatty(),
+    )
+    for line in result.warnings:
+        say_line(f"WARNING: {line}", err=True)
+    for line in result.lines:
+        say_line(line)
+    for line in result.problems:
+        say_line(f"ERROR: {line}", err=True)
+    return result.exit_code
 
 
 @cli.command()
@@ -270,7 +294,8 @@ def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: boo
     "folder: /var/lib/prometheus/node-exporter/certkeeper.prom).",
 )
 @click.pass_obj
-def metrics(obj: Ctx, output: Path | None) -> None:
+@loaded()
+def metrics(cfg: Config, output: Path | None) -> int:
     """Print every certificate, renewal and check-run fact in the Prometheus text format,
     for node_exporter's textfile collector. Probes like `status`; changes nothing else.
 
@@ -278,24 +303,19 @@ def metrics(obj: Ctx, output: Path | None) -> None:
     that use each certificate's lifetime: examples/prometheus/certkeeper.rules.yml.
     Exit: 0 written, 1 FILE could not be written, 2 configuration error.
     """
-    cfg = obj.load()
+    from certkeeper.actions import metrics as metrics_action
+    from certkeeper.times import now
 
-    def body() -> int:
-        from certkeeper import app
-        from certkeeper.actions import metrics as metrics_action
-
-        text = metrics_action.run(cfg, app.now())
-        if output is None:
-            say(text, nl=False)
-            return 0
-        try:
-            metrics_action.write(output, text)
-        except OSError as exc:
-            say_line(f"certkeeper: cannot write {output}: {exc.strerror or exc}", err=True)
-            return 1
+    text = metrics_action.run(cfg, now())
+    if output is None:
+        say(text, nl=False)
         return 0
-
-    guarded(body)
+    try:
+        metrics_action.write(output, text)
+    except OSError as exc:
+        say_line(f"certkeeper: cannot write {output}: {exc.strerror or exc}", err=True)
+        return 1
+    return 0
 
 
 @cli.command()
@@ -338,7 +358,8 @@ def report(files: tuple[str, ...], max_age: str, as_json: bool) -> None:
 
 @cli.command("deploy-hook")
 @click.pass_obj
-def deploy_hook(obj: Ctx) -> None:
+@loaded(tag="certbot-deploy")
+def deploy_hook(cfg: Config) -> int:
     """Run by certbot after it renewed a certificate (RENEWED_LINEAGE is set).
 
     Points the nginx symlinks (<service>.fullchain.crt, .ca-bundle.crt, .key in
@@ -346,38 +367,31 @@ def deploy_hook(obj: Ctx) -> None:
     reload; then probes that nginx serves the new certificate and notifies. Logs to
     syslog as certbot-deploy: journalctl -t certbot-deploy -n 50
     """
-    cfg = obj.load(tag="certbot-deploy")
+    from certkeeper import app
+    from certkeeper.errors import HookRefused
 
-    def body() -> int:
-        from certkeeper import app
-        from certkeeper.errors import HookRefused
-
-        try:
-            message, code = app.deploy_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
-        except HookRefused as exc:
-            say_line(f"certkeeper deploy-hook: {exc}", err=True)
-            return 2
-        say(message, err=code != 0)
-        return code
-
-    guarded(body)
+    try:
+        message, code = app.deploy_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
+    except HookRefused as exc:
+        say_line(f"certkeeper deploy-hook: {exc}", err=True)
+        return 2
+    say(message, err=code != 0)
+    return code
 
 
 @cli.command("install-hook")
 @click.pass_obj
-def install_hook(obj: Ctx) -> None:
+@loaded()
+def install_hook(cfg: Config) -> int:
     """Write <certbot.config_dir>/renewal-hooks/deploy/certkeeper.sh so that renewals made
     by certbot itself are deployed and verified too. Safe to run again."""
-    cfg = obj.load()
+    from certkeeper import hook
 
-    def body() -> int:
-        from certkeeper import hook
-
-        path, changed = hook.install(cfg, this_certkeeper(obj))
-        say_line(f"{'wrote' if changed else 'unchanged'}: {path}")
-        return 0
-
-    guarded(body)
+    obj = click.get_current_context().find_object(Ctx)
+    assert obj is not None  # the group always sets it
+    path, changed = hook.install(cfg, this_certkeeper(obj))
+    say_line(f"{'wrote' if changed else 'unchanged'}: {path}")
+    return 0
 
 
 def this_certkeeper(obj: Ctx) -> list[str]:
@@ -523,58 +537,50 @@ def notify_group() -> None:
 
 @notify_group.command("test")
 @click.pass_obj
-def notify_test(obj: Ctx) -> None:
+@loaded()
+def notify_test(cfg: Config) -> int:
     """Send a test notice to notify.to now and print each step of the SMTP exchange.
     Exit 0 delivered, 1 not (the server's reply is shown)."""
-    cfg = obj.load()
+    from certkeeper.actions import notify as notify_action
+    from certkeeper.times import now
 
-    def body() -> int:
-        from certkeeper import app
-
-        ok, transcript = app.notify_test(cfg)
-        for line in transcript:
-            say_line(line, err=not ok)
-        return 0 if ok else 1
-
-    guarded(body)
+    ok, transcript = notify_action.send_test(cfg, now())
+    for line in transcript:
+        say_line(line, err=not ok)
+    return 0 if ok else 1
 
 
 @notify_group.command("flush")
 @click.pass_obj
-def notify_flush(obj: Ctx) -> None:
+@loaded()
+def notify_flush(cfg: Config) -> int:
     """Try to deliver every notice waiting in the outbox now (check does this on every run)."""
-    cfg = obj.load()
+    from certkeeper import render
+    from certkeeper.actions import notify as notify_action
+    from certkeeper.times import now
 
-    def body() -> int:
-        from certkeeper import app
-
-        return show(app.notify_flush(cfg))
-
-    guarded(body)
+    result = notify_action.flush(cfg, now())
+    lines, problems = render.flushed(result)
+    for line in lines:
+        say_line(line)
+    for line in problems:
+        say_line(f"ERROR: {line}", err=True)
+    return result.exit_code
 
 
 @notify_group.command("outbox")
 @click.pass_obj
-def notify_outbox(obj: Ctx) -> None:
+@loaded()
+def notify_outbox(cfg: Config) -> int:
     """List the notices waiting in <state_dir>/outbox and why each is still there."""
-    cfg = obj.load()
+    from certkeeper import render
+    from certkeeper.actions import notify as notify_action
+    from certkeeper.times import now
 
-    def body() -> int:
-        from certkeeper import app
-
-        waiting = app.notify_outbox(cfg)
-        set_aside = app.notify_quarantine(cfg)
-        if not waiting and not set_aside:
-            say_line("the outbox is empty")
-        for event_id, subject, error in waiting:
-            say_line(f"{event_id}  {subject}")
-            if error:
-                say_line(f"    last attempt: {error}")
-        for path, why in set_aside:
-            say_line(f"QUARANTINED {path}: {why} (kept for a person; not sent)")
-        return 1 if set_aside else 0
-
-    guarded(body)
+    view = notify_action.outbox(cfg, now())
+    for line in render.outbox(view):
+        say_line(line)
+    return view.exit_code
 
 
 def main(argv: list[str] | None = None, **kwargs: Any) -> None:
