@@ -209,27 +209,10 @@ def status(cfg: Config, as_json: bool, only: str | None) -> int:
     for line in result.warnings:
         say_line(f"warning: {line}", err=True)
     if as_json:
-        say(
-            render.status_json(
-                result.rows,
-                result.outbox_waiting,
-                result.view,
-                host=cfg.hostname,
-                generated_at=result.generated_at,
-                quarantined=result.quarantined,
-            )
-        )
+        say(render.status_json(result, host=cfg.hostname))
     else:
         # render.status_table escapes each cell itself (before padding and colours).
-        click.echo(
-            render.status_table(
-                result.rows,
-                result.outbox_waiting,
-                colour=sys.stdout.isatty(),
-                view=result.view,
-                quarantined=result.quarantined,
-            )
-        )
+        click.echo(render.status_table(result, colour=sys.stdout.isatty()))
     return result.exit_code
 
 

@@ -13,6 +13,7 @@ from certkeeper.times import iso_or_none as iso
 
 if TYPE_CHECKING:
     from certkeeper.actions.notify import Flushed, OutboxView
+    from certkeeper.actions.status import StatusResult
 
 # By the enum member, never by the text of a cell: a monitor-only row is coloured by its
 # MonitorState (WARN), every other row by its State.
@@ -97,67 +98,64 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def status_json(
-    rows: list[Row],
-    outbox_waiting: int,
-    view: str,
-    *,
-    host: str,
-    generated_at: datetime,
-    quarantined: int = 0,
-) -> str:
+def status_json(result: StatusResult, *, host: str) -> str:
     doc = {
         # Which host and when: `certkeeper report` merges many hosts and flags old answers.
         "host": host,
-        "generated_at": iso(generated_at),
-        "certificates": [row_dict(r) for r in rows],
-        "outbox_waiting": outbox_waiting,
-        "outbox_quarantined": quarantined,
-        "probe": view,
+        "generated_at": iso(result.generated_at),
+        "certificates": [row_dict(r) for r in result.rows],
+        "outbox_waiting": result.outbox_waiting,
+        "outbox_quarantined": result.quarantined,
+        "probe": result.view,
     }
     # One line: json's C encoder only runs without indent, and `jq .` pretty-prints.
     return json.dumps(doc)
 
 
-def status_table(
-    rows: list[Row], outbox_waiting: int, colour: bool, view: str, quarantined: int = 0
-) -> str:
-    header = [
-        "SERVICE",
-        "CERT",
-        "DOMAIN",
-        "STATE",
-        "DAYS",
-        "SERVED EXPIRY",
-        "DISK EXPIRY",
-        "ISSUER",
-        "NOTE",
-    ]
-    body = []
-    for row in rows:
-        served = row.probe.cert
-        a = row.assessment
-        note = a.reason or (row.probe.verify_error or "")
-        if a.state is State.OK and row.probe.trusted is False:
-            note = f"untrusted chain: {row.probe.verify_error}"
-        # Escaped before the widths are measured and the colours added: the issuer and the
-        # note come from certificates and servers, and must not add a row or clear the screen.
-        body.append(
-            [
-                escaped(cell)
-                for cell in (
-                    row.service.name,
-                    row.lineage.cert_name,
-                    row.domain,
-                    state_label(row),
-                    "-" if a.days_left is None else str(a.days_left),
-                    short_date(served.not_after) if served else "-",
-                    short_date(row.disk.not_after) if row.disk else "-",
-                    served.issuer if served else "-",
-                    note,
-                )
-            ]
+_HEADER = [
+    "SERVICE",
+    "CERT",
+    "DOMAIN",
+    "STATE",
+    "DAYS",
+    "SERVED EXPIRY",
+    "DISK EXPIRY",
+    "ISSUER",
+    "NOTE",
+]
+
+
+def _cells(row: Row) -> list[str]:
+    """One row of the status table, every cell escaped.
+
+    Escaped before the widths are measured and the colours added: the issuer and the
+    note come from certificates and servers, and must not add a row or clear the screen.
+    """
+    served = row.probe.cert
+    a = row.assessment
+    note = a.reason or (row.probe.verify_error or "")
+    if a.state is State.OK and row.probe.trusted is False:
+        note = f"untrusted chain: {row.probe.verify_error}"
+    return [
+        escaped(cell)
+        for cell in (
+            row.service.name,
+            row.lineage.cert_name,
+            row.domain,
+            state_label(row),
+            "-" if a.days_left is None else str(a.days_left),
+            short_date(served.not_after) if served else "-",
+            short_date(row.disk.not_after) if row.disk else "-",
+            served.issuer if served else "-",
+            note,
         )
+    ]
+
+
+def status_table(result: StatusResult, colour: bool) -> str:
+    """The table a person reads; every cell is escaped here, before padding and colours."""
+    rows, header = result.rows, _HEADER
+    body = [_cells(row) for row in rows]
     if not body:
         return "no certificates configured (services_dir holds no *.yaml files)"
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
@@ -169,15 +167,16 @@ def status_table(
             padded[3] = f"\x1b[{_colour(row.assessment)}m{padded[3]}\x1b[0m"
         text = "  ".join(padded).rstrip()
         lines.append(text)
-    lines.append(f"\nSERVED = what {view} answers")
+    lines.append(f"\nSERVED = what {result.view} answers")
     lines.extend(renewal_table(rows))
-    if outbox_waiting:
+    if result.outbox_waiting:
         lines.append(
-            f"\n{outbox_waiting} notice(s) waiting in the outbox: run `certkeeper notify outbox`"
+            f"\n{result.outbox_waiting} notice(s) waiting in the outbox: "
+            "run `certkeeper notify outbox`"
         )
-    if quarantined:
+    if result.quarantined:
         lines.append(
-            f"\n{quarantined} unreadable outbox file(s) set aside in quarantine: "
+            f"\n{result.quarantined} unreadable outbox file(s) set aside in quarantine: "
             "run `certkeeper notify outbox`"
         )
     return "\n".join(lines)
