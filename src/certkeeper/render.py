@@ -10,6 +10,7 @@ from certkeeper.policy import Assessment, MonitorState, State
 from certkeeper.survey import Row
 from certkeeper.terminal import line as escaped
 from certkeeper.times import iso_or_none as iso
+from certkeeper.times import minute
 
 if TYPE_CHECKING:
     from certkeeper.actions.notify import Flushed, OutboxView
@@ -35,7 +36,7 @@ def _colour(a: Assessment) -> str:
 
 
 def short_date(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+    return minute(moment) if moment else "-"
 
 
 def state_label(row: Row) -> str:

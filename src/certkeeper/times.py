@@ -1,4 +1,4 @@
-"""The one clock and the one ISO-time format of certkeeper.
+"""The one clock and the time formats of certkeeper.
 
 state.json, `status --json`, `report --json` and the notices all write times the same
 way (UTC, whole seconds, a literal Z), so a person or a script comparing them never has
@@ -21,6 +21,12 @@ def iso(moment: datetime) -> str:
     if moment.utcoffset():
         moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def minute(moment: datetime) -> str:
+    """2025-11-09 20:58: the shape a person reads in a table, a notice or a problem line
+    (followed by " UTC" where the reader could take it for local time)."""
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def iso_or_none(moment: datetime | None) -> str | None:

@@ -23,7 +23,7 @@ from certkeeper.notify.events import (
     event_id,
 )
 from certkeeper.policy import days_left
-from certkeeper.times import iso
+from certkeeper.times import iso, minute
 
 __all__ = [
     "Event",
@@ -41,7 +41,7 @@ ERROR_OUTPUT_LINES = 60
 
 
 def date(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "unknown"
+    return f"{minute(moment)} UTC" if moment else "unknown"
 
 
 def days(until: datetime | None, since: datetime) -> str:
