@@ -6,120 +6,29 @@ instant; everything else is imported by the command that needs it.
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from certkeeper import __version__
+from certkeeper.cli_base import (
+    ONLY_HELP,
+    Ctx,
+    guarded,
+    loaded,
+    say,
+    say_line,
+    this_certkeeper,
+)
+from certkeeper.cli_notify import notify_group
+from certkeeper.cli_views import metrics, report, status
 
 if TYPE_CHECKING:
     from certkeeper.app import CheckResult
     from certkeeper.config import Config
-
-CONFIG_ERROR = 2
-STATUS_UNKNOWN = 3  # monitoring-plugin UNKNOWN
-
-
-class Ctx:
-    def __init__(self, config: str | None, verbose: bool) -> None:
-        self.config_arg = config
-        self.verbose = verbose
-
-    def load(self, error_code: int = CONFIG_ERROR, tag: str = "certkeeper") -> Config:
-        from certkeeper import config, log
-        from certkeeper.errors import ConfigError
-
-        log.configure(tag=tag, verbose=self.verbose)
-        try:
-            return config.load(config.config_path(self.config_arg))
-        except ConfigError as exc:
-            fail(exc.problems, error_code)
-
-
-def say(text: str, err: bool = False, nl: bool = True) -> None:
-    """A block of our own lines. Everything a person reads goes out through say() or
-    say_line(), escaped: certificates, certbot, SMTP servers and file names are written
-    by others and must not drive the terminal (terminal.py says how)."""
-    from certkeeper import terminal
-
-    click.echo(terminal.lines(text), err=err, nl=nl)
-
-
-def say_line(text: str, err: bool = False) -> None:
-    """One item (a problem, a result line): a LF inside it is escaped too, so nothing
-    it quotes can start a line of its own that looks like ours."""
-    from certkeeper import terminal
-
-    click.echo(terminal.line(text), err=err)
-
-
-def fail(lines: list[str], code: int) -> NoReturn:
-    for line in lines:
-        say_line(line, err=True)
-    sys.exit(code)
-
-
-def guarded(func: Callable[[], int], error_code: int = CONFIG_ERROR) -> NoReturn:
-    """Run a command body; expected failures become one line on stderr, never a traceback."""
-    from certkeeper.errors import ConfigError, LockBusy
-
-    try:
-        code = func()
-    except ConfigError as exc:
-        fail(exc.problems, error_code)
-    except LockBusy as exc:
-        fail([f"certkeeper: {exc}"], 1 if error_code == CONFIG_ERROR else STATUS_UNKNOWN)
-    except PermissionError as exc:
-        fail(
-            [f"certkeeper: permission denied: {exc.filename} (run as root?)"],
-            1 if error_code == CONFIG_ERROR else STATUS_UNKNOWN,
-        )
-    except Exception as exc:  # the last guard: never a traceback on the terminal
-        from certkeeper.log import get_logger
-
-        get_logger().exception("internal_error", error=repr(exc)[:500])
-        fail(
-            [
-                f"certkeeper: internal error: {type(exc).__name__}: {str(exc)[:200]} "
-                "(the traceback is in syslog: journalctl -t certkeeper -n 50)"
-            ],
-            1 if error_code == CONFIG_ERROR else STATUS_UNKNOWN,
-        )
-    sys.exit(code)
-
-
-P = ParamSpec("P")
-
-
-def loaded(
-    error_code: int = CONFIG_ERROR,
-    tag: str = "certkeeper",
-    before: Callable[[], object] | None = None,
-) -> Callable[[Callable[Concatenate[Config, P], int]], Callable[Concatenate[Ctx, P], None]]:
-    """A command whose body takes the loaded Config and returns its exit code.
-
-    Stacked under @click.pass_obj. A config problem exits `error_code` before the body
-    runs; whatever the body raises goes through guarded(), so no command can forget
-    either. `before` starts work that overlaps the config parse (status's CA preload).
-    """
-
-    def wrap(body: Callable[Concatenate[Config, P], int]) -> Callable[Concatenate[Ctx, P], None]:
-        @functools.wraps(body)
-        def command(obj: Ctx, /, *args: P.args, **kwargs: P.kwargs) -> None:
-            if before is not None:
-                before()
-            cfg = obj.load(error_code, tag)
-            guarded(lambda: body(cfg, *args, **kwargs), error_code)
-
-        return command
-
-    return wrap
 
 
 def show(result: CheckResult) -> int:
@@ -129,13 +38,6 @@ def show(result: CheckResult) -> int:
     for line in result.problems:
         say_line(f"ERROR: {line}", err=True)
     return result.exit_code
-
-
-ONLY_HELP = (
-    "Limit to one service: its file name in services_dir without .yaml, the old "
-    "cron spelling cert_renewal_<service> / cert_expiry_<service>, or a cert_name "
-    "(as an ERROR card prints it)."
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -165,55 +67,6 @@ def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
     Something is wrong:        certkeeper doctor [SERVICE]
     """
     ctx.obj = Ctx(config, verbose)
-
-
-def _preload_trust_store() -> None:
-    from certkeeper.probe import preload_trust_store
-
-    # Every row gets a trust verdict: load the CA store on the other core while the
-    # config is parsed, instead of after it.
-    preload_trust_store()
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output with stable keys.")
-@click.option("--only", metavar="NAME", help=ONLY_HELP)
-@click.pass_obj
-@loaded(STATUS_UNKNOWN, before=_preload_trust_store)
-def status(cfg: Config, as_json: bool, only: str | None) -> int:
-    """Show every certificate this host should serve: what this host's nginx serves (TLS
-    probe with SNI on 127.0.0.1; probe.connect_host: dns follows DNS instead), what is on
-    disk, days left and what is wrong; then, per certificate, its ACME profile, the
-    renewal rule in force (configured days, the lifetime rule, or the CA's ARI window as
-    last fetched by check) and the next planned renewal. Changes nothing.
-
-    A service whose certbot_renewal_days its certificate cannot honour (a 31-day window
-    on a 6-day certificate) gets a "warning:" line on stderr.
-
-    \b
-    States: OK, DUE (inside the renewal window), EXPIRED, MISMATCH (nginx serves
-    another certificate than the disk one: renewed but not reloaded), NOT_COVERED
-    (served certificate lacks the name), UNREACHABLE, MISSING (no certbot lineage),
-    MONITOR/OK|WARN|EXPIRED (certbot_enabled: false services).
-
-    \b
-    Exit status (Nagios/Icinga plugin convention):
-      0 all OK   1 DUE or WARN   2 EXPIRED/UNREACHABLE/MISSING/MISMATCH/NOT_COVERED
-      3 configuration error
-    """
-    from certkeeper import render
-    from certkeeper.actions import status as status_action
-    from certkeeper.times import now
-
-    result = status_action.run(cfg, only, now())
-    for line in result.warnings:
-        say_line(f"warning: {line}", err=True)
-    if as_json:
-        say(render.status_json(result, host=cfg.hostname))
-    else:
-        # render.status_table escapes each cell itself (before padding and colours).
-        click.echo(render.status_table(result, colour=sys.stdout.isatty()))
-    return result.exit_code
 
 
 @cli.command()
@@ -267,78 +120,6 @@ def check(cfg: Config, only: str | None, no_jitter: bool, dry_run: bool, force: 
     return result.exit_code
 
 
-@cli.command()
-@click.option(
-    "--output",
-    "-o",
-    metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write FILE atomically, mode 0644, instead of printing (node_exporter's textfile "
-    "folder: /var/lib/prometheus/node-exporter/certkeeper.prom).",
-)
-@click.pass_obj
-@loaded()
-def metrics(cfg: Config, output: Path | None) -> int:
-    """Print every certificate, renewal and check-run fact in the Prometheus text format,
-    for node_exporter's textfile collector. Probes like `status`; changes nothing else.
-
-    Every `check` writes the same to metrics_file when the config sets it. Alert rules
-    that use each certificate's lifetime: examples/prometheus/certkeeper.rules.yml.
-    Exit: 0 written, 1 FILE could not be written, 2 configuration error.
-    """
-    from certkeeper.actions import metrics as metrics_action
-    from certkeeper.times import now
-
-    text = metrics_action.run(cfg, now())
-    if output is None:
-        say(text, nl=False)
-        return 0
-    try:
-        metrics_action.write(output, text)
-    except OSError as exc:
-        say_line(f"certkeeper: cannot write {output}: {exc.strerror or exc}", err=True)
-        return 1
-    return 0
-
-
-@cli.command()
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option(
-    "--max-age",
-    default="36h",
-    show_default=True,
-    metavar="AGE",
-    help="A host whose status is older than this is STALE (exit 3): 36h, 90m, 2d, 3600.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def report(files: tuple[str, ...], max_age: str, as_json: bool) -> None:
-    """Merge the `certkeeper status --json` output of many hosts into one fleet table,
-    worst first. FILE is one host's output, or JSON lines (one host per line); `-` reads
-    standard input. Needs no certkeeper config: run it on the control node.
-
-    \b
-    Gather and report in one go: ansible-playbook examples/ansible/fleet-status.yml
-    By hand:  for h in app1 app2; do ssh $h certkeeper status --json; done | certkeeper report -
-
-    \b
-    Exit: the worst row decides, as in `status`: 0 OK, 1 DUE or WARN,
-      2 EXPIRED/UNREACHABLE/MISSING/MISMATCH/NOT_COVERED (outranks 3),
-      3 a host is STALE or an input is not status output (named on stderr).
-    """
-    from certkeeper.actions import report as report_action
-
-    try:
-        age = report_action.parse_age(max_age)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--max-age") from None
-    fleet = report_action.run(list(files), sys.stdin, age, report_action.utc_now())
-    # Other hosts' answers are input like any other: escaped on the way to the terminal.
-    for line in fleet.errors:
-        say_line(f"certkeeper report: {line}", err=True)
-    say(report_action.as_json(fleet) if as_json else report_action.table(fleet))
-    sys.exit(fleet.exit_code)
-
-
 @cli.command("deploy-hook")
 @click.pass_obj
 @loaded(tag="certbot-deploy")
@@ -375,15 +156,6 @@ def install_hook(cfg: Config) -> int:
     path, changed = hook.install(cfg, this_certkeeper(obj))
     say_line(f"{'wrote' if changed else 'unchanged'}: {path}")
     return 0
-
-
-def this_certkeeper(obj: Ctx) -> list[str]:
-    """This certkeeper as the deploy hook script runs it (install-hook writes, doctor checks)."""
-    exe = shutil.which("certkeeper")
-    argv = [exe] if exe else [sys.executable, "-m", "certkeeper"]
-    if obj.config_arg:
-        argv += ["--config", str(Path(obj.config_arg).absolute())]
-    return argv
 
 
 @cli.command()
@@ -513,57 +285,12 @@ def config_show(obj: Ctx) -> None:
     say(yaml.safe_dump(config.as_dict(cfg), sort_keys=False), nl=False)
 
 
-@cli.group("notify")
-def notify_group() -> None:
-    """The e-mail notices: test delivery, look at and flush the outbox."""
-
-
-@notify_group.command("test")
-@click.pass_obj
-@loaded()
-def notify_test(cfg: Config) -> int:
-    """Send a test notice to notify.to now and print each step of the SMTP exchange.
-    Exit 0 delivered, 1 not (the server's reply is shown)."""
-    from certkeeper.actions import notify as notify_action
-    from certkeeper.times import now
-
-    ok, transcript = notify_action.send_test(cfg, now())
-    for line in transcript:
-        say_line(line, err=not ok)
-    return 0 if ok else 1
-
-
-@notify_group.command("flush")
-@click.pass_obj
-@loaded()
-def notify_flush(cfg: Config) -> int:
-    """Try to deliver every notice waiting in the outbox now (check does this on every run)."""
-    from certkeeper import render
-    from certkeeper.actions import notify as notify_action
-    from certkeeper.times import now
-
-    result = notify_action.flush(cfg, now())
-    lines, problems = render.flushed(result)
-    for line in lines:
-        say_line(line)
-    for line in problems:
-        say_line(f"ERROR: {line}", err=True)
-    return result.exit_code
-
-
-@notify_group.command("outbox")
-@click.pass_obj
-@loaded()
-def notify_outbox(cfg: Config) -> int:
-    """List the notices waiting in <state_dir>/outbox and why each is still there."""
-    from certkeeper import render
-    from certkeeper.actions import notify as notify_action
-    from certkeeper.times import now
-
-    view = notify_action.outbox(cfg, now())
-    for line in render.outbox(view):
-        say_line(line)
-    return view.exit_code
+# Defined in their own modules to keep this one readable; the order of --help is click's
+# (alphabetical), not the order of these lines.
+cli.add_command(status)
+cli.add_command(metrics)
+cli.add_command(report)
+cli.add_command(notify_group)
 
 
 def main(argv: list[str] | None = None, **kwargs: Any) -> None:
