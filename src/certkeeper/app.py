@@ -8,73 +8,30 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from certkeeper import policy
+from certkeeper.actions import notify as notify_action
+from certkeeper.actions import status as status_action
 from certkeeper.actions.config import config_warnings as config_warnings  # moved; re-exported
-from certkeeper.config import Config, Lineage, Service, select
+from certkeeper.actions.status import StatusResult
+from certkeeper.config import Config, select
 from certkeeper.log import get_logger
+from certkeeper.times import now
 
 if TYPE_CHECKING:
     from certkeeper import check as checking
     from certkeeper.check import Journal as checking_Journal
     from certkeeper.state import State
-    from certkeeper.survey import Row
-    from certkeeper.x509info import CertInfo
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 # ------------------------------------------------------------------------ status
-
-
-@dataclass
-class StatusResult:
-    rows: list[Row]
-    outbox_waiting: int
-    exit_code: int
-    warnings: list[str] = field(default_factory=list)
-    quarantined: int = 0  # unreadable outbox files set aside for a person
+# `status` lives in actions/status.py now; these names stay importable until the lead
+# removes them.
 
 
 def status(cfg: Config, only: str | None) -> StatusResult:
-    from certkeeper import state as state_mod
-    from certkeeper.notify.outbox import count, quarantined
-    from certkeeper.survey import survey
-
-    services = select(cfg, only)
-    # Read-only: status shows the ARI windows the last `check` cached, and never asks the CA.
-    memory = state_mod.load(cfg.state_dir, now(), repair=False)
-    ari_records = {name: rec.ari for name, rec in memory.certs.items()}
-    rows = survey(cfg, services, now(), trust=True, ari_records=ari_records)
-    code = policy.status_exit_code(r.assessment for r in rows)
-    warnings = window_warnings((r.service, r.lineage, r.disk or r.probe.cert) for r in rows)
-    return StatusResult(rows, count(cfg.state_dir), code, warnings, len(quarantined(cfg.state_dir)))
-
-
-def window_warnings(items: Iterable[tuple[Service, Lineage, CertInfo | None]]) -> list[str]:
-    """One warning per certificate whose service's certbot_renewal_days cannot be honoured.
-
-    Only for a service that sets the key itself: the default gives way to the
-    lifetime rule silently, a team's explicit choice does not.
-    """
-    seen: set[str] = set()
-    found: list[str] = []
-    for svc, lineage, cert in items:
-        if cert is None or lineage.cert_name in seen:
-            continue
-        seen.add(lineage.cert_name)
-        if not svc.enabled or not svc.renewal_days_set:
-            continue
-        text = policy.ignored_window_warning(svc.name, lineage.cert_name, svc.renewal_days, cert)
-        if text:
-            found.append(text)
-    return found
+    return status_action.run(cfg, only, now())
 
 
 # ------------------------------------------------------------------------- check
@@ -268,66 +225,8 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> tuple[str, int]:
 
 
 # ---------------------------------------------------------------------- notify
+# The notify commands live in actions/notify.py; doctor's --send-test still calls this.
 
 
-def notify_flush(cfg: Config) -> CheckResult:
-    from certkeeper import state as state_mod
-    from certkeeper.lock import host_lock
-
-    trusted_dirs(cfg)
-    result = CheckResult()
-    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
-        state = state_mod.load(cfg.state_dir, now())
-        _flush_outbox(cfg, state, result)
-        state.save(now())
-    if not result.lines and not result.problems:
-        result.lines.append("the outbox is empty")
-    result.exit_code = 1 if result.problems else 0
-    return result
-
-
-def notify_quarantine(cfg: Config) -> list[tuple[str, str]]:
-    """(file, why) for each outbox file set aside because it could not be read."""
-    from certkeeper.notify.outbox import quarantined
-
-    return [(str(path), why) for path, why in quarantined(cfg.state_dir)]
-
-
-def notify_outbox(cfg: Config) -> list[tuple[str, str, str | None]]:
-    """(event id, subject, last delivery error) for each waiting notice."""
-    from certkeeper import state as state_mod
-    from certkeeper.notify import outbox
-
-    trusted_dirs(cfg)
-    state = state_mod.load(cfg.state_dir, now(), repair=False)
-    return [
-        (p.event_id, p.subject, state.outbox_errors.get(p.event_id))
-        for p in outbox.pending(cfg.state_dir)
-    ]
-
-
-def notify_test(cfg: Config) -> tuple[bool, list[str]]:
-    """Send a test notice straight away (not through the outbox) and show the SMTP exchange."""
-    from email.message import EmailMessage
-    from email.policy import SMTP
-    from email.utils import format_datetime, make_msgid
-
-    from certkeeper.notify import sender
-    from certkeeper.notify.smtp import send
-
-    if cfg.notify.to is None:
-        return False, [f"{cfg.path}: notify.to is not set: expected the Trello board's address"]
-    msg = EmailMessage(policy=SMTP)
-    msg["Subject"] = f"[TEST] {cfg.hostname} \u2013 certkeeper notification test"
-    msg["From"] = sender(cfg)
-    msg["To"] = cfg.notify.to
-    msg["Date"] = format_datetime(now())
-    msg["Message-ID"] = make_msgid(domain=f"{cfg.hostname}.certkeeper")
-    msg.set_content(
-        f"This is a test notice from certkeeper on {cfg.hostname}.\n"
-        "If it arrived as a card on the board, notices work.\n",
-        charset="utf-8",
-        cte="quoted-printable",
-    )
-    outcome = send(cfg.notify.smtp, msg.as_bytes(), sender(cfg), [cfg.notify.to])
-    return outcome.ok, outcome.transcript
+def notify_test(cfg: Config) -> notify_action.Trial:
+    return notify_action.send_test(cfg, now())

@@ -4,30 +4,39 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from certkeeper.policy import Assessment, MonitorState, State
 from certkeeper.survey import Row
 from certkeeper.terminal import line as escaped
+from certkeeper.times import iso_or_none as iso
+from certkeeper.times import minute
 
-_COLOURS = {
-    "OK": "32",
-    "DUE": "33",
-    "WARN": "33",
-    "MONITOR": "36",
-    "EXPIRED": "31",
-    "MISMATCH": "31",
-    "NOT_COVERED": "31",
-    "UNREACHABLE": "31",
-    "MISSING": "31",
+if TYPE_CHECKING:
+    from certkeeper.actions.notify import Flushed, OutboxView
+    from certkeeper.actions.status import StatusResult
+
+# By the enum member, never by the text of a cell: a monitor-only row is coloured by its
+# MonitorState (WARN), every other row by its State.
+_COLOURS: dict[State | MonitorState, str] = {
+    State.OK: "32",
+    State.DUE: "33",
+    MonitorState.WARN: "33",
+    State.MONITOR: "36",
+    State.EXPIRED: "31",
+    State.MISMATCH: "31",
+    State.NOT_COVERED: "31",
+    State.UNREACHABLE: "31",
+    State.MISSING: "31",
 }
 
 
-def iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+def _colour(a: Assessment) -> str:
+    return _COLOURS.get(a.monitor or a.state, "0")
 
 
 def short_date(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+    return minute(moment) if moment else "-"
 
 
 def state_label(row: Row) -> str:
@@ -90,88 +99,85 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def status_json(
-    rows: list[Row],
-    outbox_waiting: int,
-    view: str,
-    *,
-    host: str,
-    generated_at: datetime,
-    quarantined: int = 0,
-) -> str:
+def status_json(result: StatusResult, *, host: str) -> str:
     doc = {
         # Which host and when: `certkeeper report` merges many hosts and flags old answers.
         "host": host,
-        "generated_at": iso(generated_at),
-        "certificates": [row_dict(r) for r in rows],
-        "outbox_waiting": outbox_waiting,
-        "outbox_quarantined": quarantined,
-        "probe": view,
+        "generated_at": iso(result.generated_at),
+        "certificates": [row_dict(r) for r in result.rows],
+        "outbox_waiting": result.outbox_waiting,
+        "outbox_quarantined": result.quarantined,
+        "probe": result.view,
     }
     # One line: json's C encoder only runs without indent, and `jq .` pretty-prints.
     return json.dumps(doc)
 
 
-def status_table(
-    rows: list[Row], outbox_waiting: int, colour: bool, view: str, quarantined: int = 0
-) -> str:
-    header = [
-        "SERVICE",
-        "CERT",
-        "DOMAIN",
-        "STATE",
-        "DAYS",
-        "SERVED EXPIRY",
-        "DISK EXPIRY",
-        "ISSUER",
-        "NOTE",
-    ]
-    body = []
-    for row in rows:
-        served = row.probe.cert
-        a = row.assessment
-        note = a.reason or (row.probe.verify_error or "")
-        if a.state.value == "OK" and row.probe.trusted is False:
-            note = f"untrusted chain: {row.probe.verify_error}"
-        # Escaped before the widths are measured and the colours added: the issuer and the
-        # note come from certificates and servers, and must not add a row or clear the screen.
-        body.append(
-            [
-                escaped(cell)
-                for cell in (
-                    row.service.name,
-                    row.lineage.cert_name,
-                    row.domain,
-                    state_label(row),
-                    "-" if a.days_left is None else str(a.days_left),
-                    short_date(served.not_after) if served else "-",
-                    short_date(row.disk.not_after) if row.disk else "-",
-                    served.issuer if served else "-",
-                    note,
-                )
-            ]
+_HEADER = [
+    "SERVICE",
+    "CERT",
+    "DOMAIN",
+    "STATE",
+    "DAYS",
+    "SERVED EXPIRY",
+    "DISK EXPIRY",
+    "ISSUER",
+    "NOTE",
+]
+
+
+def _cells(row: Row) -> list[str]:
+    """One row of the status table, every cell escaped.
+
+    Escaped before the widths are measured and the colours added: the issuer and the
+    note come from certificates and servers, and must not add a row or clear the screen.
+    """
+    served = row.probe.cert
+    a = row.assessment
+    note = a.reason or (row.probe.verify_error or "")
+    if a.state is State.OK and row.probe.trusted is False:
+        note = f"untrusted chain: {row.probe.verify_error}"
+    return [
+        escaped(cell)
+        for cell in (
+            row.service.name,
+            row.lineage.cert_name,
+            row.domain,
+            state_label(row),
+            "-" if a.days_left is None else str(a.days_left),
+            short_date(served.not_after) if served else "-",
+            short_date(row.disk.not_after) if row.disk else "-",
+            served.issuer if served else "-",
+            note,
         )
+    ]
+
+
+def status_table(result: StatusResult, colour: bool) -> str:
+    """The table a person reads; every cell is escaped here, before padding and colours."""
+    rows, header = result.rows, _HEADER
+    body = [_cells(row) for row in rows]
     if not body:
         return "no certificates configured (services_dir holds no *.yaml files)"
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    for cells in body:
+    for row, cells in zip(rows, body, strict=True):
         padded = [c.ljust(w) for c, w in zip(cells, widths, strict=True)]
         if colour:
-            # Only the STATE cell is coloured, by position: a cell's text never decides it.
-            code = _COLOURS.get(cells[3].split("/")[-1], "0")
-            padded[3] = f"\x1b[{code}m{padded[3]}\x1b[0m"
+            # Only the STATE cell is coloured, by position and by the row's assessment.
+            padded[3] = f"\x1b[{_colour(row.assessment)}m{padded[3]}\x1b[0m"
         text = "  ".join(padded).rstrip()
         lines.append(text)
-    lines.append(f"\nSERVED = what {view} answers")
+    lines.append(f"\nSERVED = what {result.view} answers")
     lines.extend(renewal_table(rows))
-    if outbox_waiting:
+    if result.outbox_waiting:
         lines.append(
-            f"\n{outbox_waiting} notice(s) waiting in the outbox: run `certkeeper notify outbox`"
+            f"\n{result.outbox_waiting} notice(s) waiting in the outbox: "
+            "run `certkeeper notify outbox`"
         )
-    if quarantined:
+    if result.quarantined:
         lines.append(
-            f"\n{quarantined} unreadable outbox file(s) set aside in quarantine: "
+            f"\n{result.quarantined} unreadable outbox file(s) set aside in quarantine: "
             "run `certkeeper notify outbox`"
         )
     return "\n".join(lines)
@@ -204,3 +210,37 @@ def renewal_table(rows: list[Row]) -> list[str]:
             for cells in [header, *body]
         ),
     ]
+
+
+def undelivered(failed: list[tuple[str, str, bool]]) -> list[str]:
+    """One problem line per notice the server did not take (it stays in the outbox)."""
+    return [
+        f"notice {eid} {'REJECTED' if permanent else 'not delivered'}, kept in the outbox: {reason}"
+        for eid, reason, permanent in failed
+    ]
+
+
+def flushed(result: Flushed) -> tuple[list[str], list[str]]:
+    """`notify flush`: (lines for stdout, problems for stderr)."""
+    lines = [f"delivered waiting notice {eid}" for eid in result.delivered]
+    problems = undelivered(result.undelivered)
+    if result.broken:
+        problems.append(f"delivering the outbox failed: {result.broken}")
+    if not lines and not problems:
+        lines.append("the outbox is empty")
+    return lines, problems
+
+
+def outbox(view: OutboxView) -> list[str]:
+    """`notify outbox`: each waiting notice with its last attempt, then what was set aside."""
+    if not view.waiting and not view.quarantined:
+        return ["the outbox is empty"]
+    lines: list[str] = []
+    for item in view.waiting:
+        lines.append(f"{item.event_id}  {item.subject}")
+        if item.last_error:
+            lines.append(f"    last attempt: {item.last_error}")
+    lines.extend(
+        f"QUARANTINED {path}: {why} (kept for a person; not sent)" for path, why in view.quarantined
+    )
+    return lines

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from certkeeper import atomic
+from certkeeper.times import iso_or_none
 
 STATE_VERSION = 1
 DELIVERED_KEEP = timedelta(days=60)
 
 
 def to_iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return iso_or_none(moment)
 
 
 # Times outside this span are not ours: a forged or corrupted field, ignored rather than

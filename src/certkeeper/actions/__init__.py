@@ -1,5 +1,6 @@
 """One module per command lives here: the command's work, between cli.py (parsing and
 rendering) and the modules that each do one job.
 
-`metrics` and `report` start the layout; the other commands move in later.
+Each action takes a loaded Config (and `now` where it decides) and returns a value;
+render.py and the CLI turn it into text. docs/architecture.md shows the rooms.
 """

@@ -46,7 +46,7 @@ def validate(cfg: Config, root: Path) -> Validation:
 
 def config_warnings(cfg: Config) -> list[str]:
     """`config validate`'s look at the lineages on disk (none for a lineage not issued yet)."""
-    from certkeeper.app import window_warnings
+    from certkeeper.actions.status import window_warnings
     from certkeeper.survey import read_disk
 
     return window_warnings(

@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from certkeeper.times import iso
+
 STALE = "STALE"
 CRITICAL = frozenset(
     {"EXPIRED", "MISMATCH", "NOT_COVERED", "UNREACHABLE", "MISSING", "MONITOR/EXPIRED"}
@@ -337,7 +339,7 @@ def table(fleet: Fleet) -> str:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(moment)
 
 
 def as_json(fleet: Fleet) -> str:

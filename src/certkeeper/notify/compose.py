@@ -6,7 +6,6 @@ into its description, so the subjects below are a contract with the team.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from email.errors import MessageError
 from email.message import EmailMessage
@@ -20,30 +19,38 @@ from certkeeper.notify.events import (
     Failed,
     Reloaded,
     Renewed,
+    TestNotice,
     event_id,
 )
+from certkeeper.policy import days_left
+from certkeeper.times import iso, minute
 
-__all__ = ["Event", "Expiring", "Failed", "Reloaded", "Renewed", "compose", "event_id"]
+__all__ = [
+    "Event",
+    "Expiring",
+    "Failed",
+    "Reloaded",
+    "Renewed",
+    "TestNotice",
+    "compose",
+    "event_id",
+]
 
 DASH = "\u2013"  # the guide's subjects use an en dash
 ERROR_OUTPUT_LINES = 60
 
 
-def stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def date(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "unknown"
+    return f"{minute(moment)} UTC" if moment else "unknown"
 
 
 def days(until: datetime | None, since: datetime) -> str:
-    if until is None:
-        return "unknown"
-    return str(math.floor((until - since).total_seconds() / 86400))
+    return "unknown" if until is None else str(days_left(until, since))
 
 
-def subject(event: Event, hostname: str) -> str:
+def subject(event: Event | TestNotice, hostname: str) -> str:
+    if isinstance(event, TestNotice):
+        return f"[TEST] {hostname} {DASH} certkeeper notification test"
     domain = event.domains[0]
     match event:
         case Renewed(previous_expiry=None):
@@ -62,8 +69,10 @@ def subject(event: Event, hostname: str) -> str:
     raise TypeError(f"not an event: {event!r}")  # pragma: no cover
 
 
-def body(event: Event) -> str:
+def body(event: Event | TestNotice) -> str:
     match event:
+        case TestNotice():
+            lines = _test(event)
         case Renewed():
             lines = _renewed(event)
         case Failed():
@@ -101,7 +110,7 @@ def _renewed(e: Renewed) -> list[str]:
         *head,
         f"New expiry: {date(e.new_expiry)} (~{lifetime} days)",
         f"Cert name: {e.cert_name}",
-        f"Renewed at: {stamp(e.at)}",
+        f"Renewed at: {iso(e.at)}",
         *_served(e),
         "",
         _domains_line(e.domains),
@@ -144,7 +153,7 @@ def _failed(e: Failed) -> list[str]:
         f"Certificate renewal for {domain} FAILED.",
         f"Current expiry: {date(e.current_expiry)} ({days(e.current_expiry, e.at)} days remaining)",
         f"Cert name: {e.cert_name}",
-        f"Renewal attempted at: {stamp(e.at)}",
+        f"Renewal attempted at: {iso(e.at)}",
         f"Failed step: {e.step}",
         _domains_line(e.domains),
         *_notes(e.notes),
@@ -177,7 +186,7 @@ def _expiring(e: Expiring) -> list[str]:
         f"Certificate for {domain} expires in {left} days.",
         f"Expiry: {date(e.expiry)}",
         f"Cert name: {e.cert_name}",
-        f"Checked at: {stamp(e.at)}",
+        f"Checked at: {iso(e.at)}",
         _domains_line(e.domains),
         "",
     ]
@@ -202,7 +211,7 @@ def _reloaded(e: Reloaded) -> list[str]:
         f"Stale serial(s) served: {', '.join(e.stale_serials)}",
         f"Certificate on disk expires: {date(e.disk_expiry)}",
         f"Cert name: {e.cert_name}",
-        f"Reloaded at: {stamp(e.at)}",
+        f"Reloaded at: {iso(e.at)}",
         "Nginx has been reloaded and now serves the certificate on disk.",
         "",
         _domains_line(e.domains),
@@ -213,7 +222,14 @@ def _reloaded(e: Reloaded) -> list[str]:
     ]
 
 
-def compose(event: Event, *, hostname: str, sender: str, to: str) -> EmailMessage:
+def _test(e: TestNotice) -> list[str]:
+    return [
+        f"This is a test notice from certkeeper on {e.hostname}.",
+        "If it arrived as a card on the board, notices work.",
+    ]
+
+
+def compose(event: Event | TestNotice, *, hostname: str, sender: str, to: str) -> EmailMessage:
     """The whole message: Date, Message-ID, From, To, Subject and a UTF-8 text/plain body.
 
     Every header value comes from validated config or from our own formatting;

@@ -87,13 +87,30 @@ class Reloaded:
 Event = Renewed | Failed | Expiring | Reloaded
 
 
+@dataclass(frozen=True)
+class TestNotice:
+    """`certkeeper notify test`: proves the way to the board, about no certificate.
+
+    Not an Event: it is sent at once, never spooled, and nothing in the state or the
+    outbox ever refers to it.
+    """
+
+    __test__ = False  # pytest: a notice, not a test class
+
+    hostname: str
+    at: datetime
+    nonce: str
+
+    kind = "test"
+
+
 def new_nonce() -> str:
     import secrets
 
     return secrets.token_hex(6)
 
 
-def event_id(event: Event) -> str:
+def event_id(event: Event | TestNotice) -> str:
     """The id of a notice: one e-mail per id, however often delivery is retried.
 
     Unique per event: an action's notice carries the nonce of the intent that started it
@@ -104,5 +121,7 @@ def event_id(event: Event) -> str:
     """
     if isinstance(event, Expiring):
         return f"{event.cert_name}.{event.kind}.{event.expiry:%Y%m%dT%H%M%SZ}"
+    if isinstance(event, TestNotice):
+        return f"{event.kind}.{event.at:%Y%m%dT%H%M%SZ}.{event.nonce}"
     base = f"{event.cert_name}.{event.kind}.{event.at:%Y%m%dT%H%M%SZ}"
     return f"{base}.{event.nonce}" if event.nonce else base

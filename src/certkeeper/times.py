@@ -1,0 +1,33 @@
+"""The one clock and the time formats of certkeeper.
+
+state.json, `status --json`, `report --json` and the notices all write times the same
+way (UTC, whole seconds, a literal Z), so a person or a script comparing them never has
+to guess which spelling a file uses. Kept free of imports beyond the stdlib: every
+room may use it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """2025-11-09T20:58:29Z. An aware time in another zone is converted first: the Z
+    must be true."""
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def minute(moment: datetime) -> str:
+    """2025-11-09 20:58: the shape a person reads in a table, a notice or a problem line
+    (followed by " UTC" where the reader could take it for local time)."""
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return iso(moment) if moment else None
