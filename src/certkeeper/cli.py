@@ -239,9 +239,10 @@ def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: boo
     cfg = obj.load()
 
     def body() -> int:
-        from certkeeper import app
+        from certkeeper import render
+        from certkeeper.actions import check as check_action
 
-        result = app.check(
+        result = check_action.check(
             cfg,
             only,
             dry_run=dry_run,
@@ -249,12 +250,24 @@ def check(obj: Ctx, only: str | None, no_jitter: bool, dry_run: bool, force: boo
             no_jitter=no_jitter,
             interactive=sys.stdin.isatty(),
         )
+        lines, problems = render.check_lines(result.outcomes)
+        lines += result.lines
+        problems += result.problems
+        if dry_run and not lines:
+            lines = ["nothing to do: no certificate is due"]
         for line in result.warnings:
             say_line(f"WARNING: {line}", err=True)
-        for line in result.lines:
+        for line in lines:
             say_line(line)
-        for line in result.problems:
+        for line in problems:
             say_line(f"ERROR: {line}", err=True)
+        if not dry_run and (lines or problems):
+            # A quiet run stays cheap: structlog is only imported when there is news.
+            from certkeeper.log import get_logger
+
+            get_logger(command="check").info(
+                "check.done", exit_code=result.exit_code, lines=lines, problems=problems
+            )
         return result.exit_code
 
     guarded(body)
@@ -349,11 +362,11 @@ def deploy_hook(obj: Ctx) -> None:
     cfg = obj.load(tag="certbot-deploy")
 
     def body() -> int:
-        from certkeeper import app
+        from certkeeper.actions.deploy_hook import deploy_hook as run_hook
         from certkeeper.errors import HookRefused
 
         try:
-            message, code = app.deploy_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
+            message, code = run_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
         except HookRefused as exc:
             say_line(f"certkeeper deploy-hook: {exc}", err=True)
             return 2

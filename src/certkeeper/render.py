@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from certkeeper.notify.events import Event, Failed, Reloaded, Renewed
+from certkeeper.outcomes import Acted, Outcome, Skipped, Warned, WouldAct, first_line
 from certkeeper.survey import Row
 from certkeeper.terminal import line as escaped
 
@@ -204,3 +206,77 @@ def renewal_table(rows: list[Row]) -> list[str]:
             for cells in [header, *body]
         ),
     ]
+
+
+# ------------------------------------------------------------- check's outcomes
+
+_WHAT = {
+    "issue": "issue",
+    "renew": "renew",
+    "redeploy": "reload nginx for",
+    "unreadable": "report the unreadable lineage",
+}
+
+
+def check_lines(outcomes: list[Outcome]) -> tuple[list[str], list[str]]:
+    """`check`'s outcomes in words: (lines for stdout, problems for stderr), in order."""
+    lines: list[str] = []
+    problems: list[str] = []
+    for outcome in outcomes:
+        text = check_line(outcome)
+        if text:
+            (problems if outcome.failed else lines).append(text)
+    return lines, problems
+
+
+def check_line(outcome: Outcome) -> str:
+    """One outcome as the line a person reads ("" when there is nothing to say)."""
+    if isinstance(outcome, Acted):
+        return _event_line(outcome.event)
+    if isinstance(outcome, WouldAct):
+        what, name = _WHAT[outcome.action], outcome.cert_name
+        verdict = f"would {what} {name}"
+        if outcome.why_not:
+            verdict = f"would skip {name}: {outcome.why_not}"
+        detail = outcome.disk_error or (
+            "no certificate on disk"
+            if outcome.days_left is None
+            else f"{outcome.days_left} days left on disk"
+        )
+        return f"{verdict} ({detail}; service {outcome.service})"
+    if isinstance(outcome, Skipped):
+        if outcome.still_failing:
+            return (
+                f"{outcome.cert_name}: still failing since {short_date(outcome.last_attempt)} UTC "
+                f"({outcome.failed_step}: {outcome.last_error}); {outcome.why}"
+            )
+        return f"{outcome.cert_name}: {_WHAT[outcome.action]} needed but skipped: {outcome.why}"
+    if isinstance(outcome, Warned):
+        if outcome.sent:
+            return f"{outcome.cert_name}: expires in {outcome.days_left} days; warning sent"
+        return f"would warn: {outcome.cert_name} expires in {outcome.days_left} days"
+    return outcome.text
+
+
+def _event_line(event: Event) -> str:
+    if isinstance(event, Failed):
+        return f"{event.cert_name}: {event.step} failed: {first_line(event.output)}"
+    if isinstance(event, Reloaded):
+        return f"{event.cert_name}: nginx was serving an old certificate; reloaded and verified"
+    if isinstance(event, Renewed):
+        return renewed_line(event)
+    return ""
+
+
+def renewed_line(event: Renewed) -> str:
+    verb = "issued" if event.previous_expiry is None else "renewed"
+    expires = f"expires {event.new_expiry:%Y-%m-%d %H:%M} UTC"
+    if not event.not_served:
+        served_on = ", ".join(event.domains)
+        return f"{event.cert_name}: {verb}; nginx now serves it on {served_on}; {expires}"
+    return (
+        f"{event.cert_name}: {verb}; {expires}; not served by nginx yet: "
+        + "; ".join(event.not_served)
+        + "; the server block must use "
+        + " and ".join(event.server_block)
+    )
