@@ -26,6 +26,7 @@ from certkeeper.actions.check_steps import (
     ari_window,
     conclude,
     emit,
+    probe_for,
     recover,
 )
 from certkeeper.config import Config, Lineage, Service, select
@@ -56,15 +57,21 @@ def run(
     *,
     force: bool,
     journal: Journal | None = None,
+    probe: deploy.Probe | None = None,
 ) -> CheckReport:
-    """One pass over `services`. Without a journal (a dry run) nothing is recorded or sent."""
+    """One pass over `services`. Without a journal (a dry run) nothing is recorded or sent.
+
+    `probe` is what deploy_and_verify watches after a reload: this host's nginx unless a
+    test hands in its own.
+    """
     report = CheckReport()
+    probe = probe or probe_for(cfg)
     if journal is not None:
         for svc in services:
             for lineage in svc.lineages:
                 rec = state.certs.get(lineage.cert_name)
                 if rec is not None and rec.intent is not None:
-                    recover(cfg, lineage, rec, journal, report)
+                    recover(cfg, lineage, rec, journal, report, probe)
     rows = survey(cfg, services, clock())
     report.rows = rows
     for svc in services:
@@ -72,7 +79,8 @@ def run(
             mine = [r for r in rows if r.lineage is lineage]
             if svc.enabled:
                 rec = state.cert(lineage.cert_name)
-                managed(cfg, svc, lineage, Seen.of(mine), rec, clock, report, journal, force=force)
+                seen = Seen.of(mine)
+                managed(cfg, svc, lineage, seen, rec, clock, report, journal, probe, force=force)
             else:
                 monitor(cfg, lineage, mine, state, clock(), report, journal)
     return report
@@ -87,6 +95,7 @@ def managed(
     clock: Clock,
     report: CheckReport,
     journal: Journal | None,
+    probe: deploy.Probe,
     *,
     force: bool,
 ) -> None:
@@ -114,20 +123,35 @@ def managed(
     )
     if journal is None:
         left = policy.days_left(seen.disk.not_after, at) if seen.disk else None
-        report.outcomes.append(
-            WouldAct(lineage.cert_name, svc.name, action.value, why, left, seen.disk_error)
-        )
+        name = lineage.cert_name
+        report.outcomes.append(WouldAct(name, svc.name, action.value, why, left, seen.disk_error))
         return
     rec.last_check = at
     if not allowed:
         report.outcomes.append(_skipped(lineage.cert_name, action, why, rec))
         _failing_warning(cfg, lineage, seen.disk, rec, at, report, journal)
         return
+    _attempt(cfg, svc, lineage, action, seen, rec, clock(), report, journal, probe)
+
+
+def _attempt(
+    cfg: Config,
+    svc: Service,
+    lineage: Lineage,
+    action: policy.Action,
+    seen: Seen,
+    rec: CertRecord,
+    at: datetime,
+    report: CheckReport,
+    journal: Journal,
+    probe: deploy.Probe,
+) -> None:
+    """Act, then record and tell what came of it."""
     before = policy.earliest(seen.disk, *seen.served)  # what clients see expire
     attempt = deploy.Attempt(
-        lineage, clock(), new_nonce(), seen.notes, before.not_after if before else None
+        lineage, at, new_nonce(), seen.notes, before.not_after if before else None
     )
-    event, backoff = act(cfg, svc, action, attempt, seen, rec, journal)
+    event, backoff = act(cfg, svc, action, attempt, seen, rec, journal, probe)
     if isinstance(event, Renewed):
         drift = policy.profile_drift(lineage.profile, event.new_not_before, event.new_expiry)
         event = _with_note(event, drift)

@@ -149,6 +149,7 @@ def act(
     seen: Seen,
     rec: CertRecord,
     journal: Journal,
+    probe: deploy.Probe,
 ) -> tuple[Event, datetime | None]:
     """Record the intent, then act: certbot and deploy, or the reload, or the report.
 
@@ -184,12 +185,18 @@ def act(
     if action is policy.Action.REDEPLOY:
         assert disk is not None
         stale = {c.serial_hex for c in seen.served if c and c.serial != disk.serial}
-        return redeploy(cfg, attempt, disk, tuple(sorted(stale))), None
-    return renew(cfg, svc, attempt, disk, issue=action is policy.Action.ISSUE)
+        return redeploy(cfg, attempt, disk, tuple(sorted(stale)), probe), None
+    return renew(cfg, svc, attempt, disk, probe, issue=action is policy.Action.ISSUE)
 
 
 def renew(
-    cfg: Config, svc: Service, attempt: deploy.Attempt, disk: CertInfo | None, *, issue: bool
+    cfg: Config,
+    svc: Service,
+    attempt: deploy.Attempt,
+    disk: CertInfo | None,
+    probe: deploy.Probe,
+    *,
+    issue: bool,
 ) -> tuple[Event, datetime | None]:
     """Run certbot; on success deploy and verify what it wrote."""
     lineage = attempt.lineage
@@ -197,7 +204,7 @@ def renew(
     result = certbot.run(cfg, argv)
     if result.ok:
         tail = result.output_tail()
-        return after_certbot(cfg, attempt, disk, issue=issue, certbot_tail=tail), None
+        return after_certbot(cfg, attempt, disk, probe, issue=issue, certbot_tail=tail), None
     tail = result.output_tail()
     backoff = policy.rate_limit_backoff(tail, attempt.at)
     if backoff:
@@ -210,6 +217,7 @@ def after_certbot(
     cfg: Config,
     attempt: deploy.Attempt,
     disk: CertInfo | None,
+    probe: deploy.Probe,
     *,
     issue: bool,
     certbot_tail: str = "",
@@ -247,12 +255,16 @@ def after_certbot(
             nonce=attempt.nonce,
         )
 
-    return deploy.deploy_and_verify(
-        cfg, attempt, after, renewed, probe=probe_for(cfg), first_issuance=issue
-    )
+    return deploy.deploy_and_verify(cfg, attempt, after, renewed, probe=probe, first_issuance=issue)
 
 
-def redeploy(cfg: Config, attempt: deploy.Attempt, disk: CertInfo, stale: tuple[str, ...]) -> Event:
+def redeploy(
+    cfg: Config,
+    attempt: deploy.Attempt,
+    disk: CertInfo,
+    stale: tuple[str, ...],
+    probe: deploy.Probe,
+) -> Event:
     """The MISMATCH repair: nginx serves an older certificate than the disk; reload it."""
 
     def reloaded(cert: CertInfo, _not_served: tuple[str, ...]) -> Event:
@@ -269,15 +281,21 @@ def redeploy(cfg: Config, attempt: deploy.Attempt, disk: CertInfo, stale: tuple[
     cert_name = attempt.lineage.cert_name
     note = "nginx was serving an older certificate than the one on disk"
     failing = replace(attempt, notes=(*attempt.notes, note))
-    return deploy.deploy_and_verify(cfg, failing, disk, reloaded, probe=probe_for(cfg))
+    return deploy.deploy_and_verify(cfg, failing, disk, reloaded, probe=probe)
 
 
 def probe_for(cfg: Config) -> deploy.Probe:
+    """This host's nginx, as survey probes it: what deploy_and_verify watches."""
     return functools.partial(probe_domains, cfg)
 
 
 def recover(
-    cfg: Config, lineage: Lineage, rec: CertRecord, journal: Journal, report: CheckReport
+    cfg: Config,
+    lineage: Lineage,
+    rec: CertRecord,
+    journal: Journal,
+    report: CheckReport,
+    probe: deploy.Probe,
 ) -> None:
     """Finish the story of a run that died after it set out to act on this certificate."""
     intent = rec.intent
@@ -294,10 +312,10 @@ def recover(
     disk, error = certbot.read_disk(cfg, lineage.cert_name)
     event: Event
     if intent.action == "redeploy" and disk is not None:
-        event = redeploy(cfg, attempt, disk, ())
+        event = redeploy(cfg, attempt, disk, (), probe)
     elif disk is not None and disk.serial_hex != intent.before_serial:
         # certbot finished before the kill: deploying again is idempotent, then verify.
-        event = after_certbot(cfg, attempt, None, issue=intent.action == "issue")
+        event = after_certbot(cfg, attempt, None, probe, issue=intent.action == "issue")
     else:
         expiry = intent.before_expiry or (disk.not_after if disk else None)
         event = deploy.failure(
