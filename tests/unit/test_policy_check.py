@@ -33,19 +33,18 @@ def test_plan_at_30_5_days_with_the_31_day_rule_is_renew() -> None:
 
 def test_the_gate_holds_certbot_for_20_hours_but_never_a_reload() -> None:
     last = NOW - 2 * HOUR
-    allowed, why = policy.attempt_gate(Action.RENEW, last, None, NOW, force=False)
+    allowed, why = policy.attempt_allowed(last, None, NOW, False)
     assert not allowed and "next allowed after 2026-11-26 21:00 UTC" in why
-    assert policy.attempt_gate(Action.REDEPLOY, last, None, NOW, force=False) == (True, "")
-    assert policy.attempt_gate(Action.RENEW, last, None, NOW, force=True) == (True, "")
-    later = NOW + 21 * HOUR
-    assert policy.attempt_gate(Action.RENEW, last, None, later, force=False) == (True, "")
+    assert policy.attempt_allowed(last, None, NOW, True) == (True, "")
+    assert policy.attempt_allowed(last, None, NOW + 21 * HOUR, False) == (True, "")
+    assert [a for a in Action if not policy.limits_apply(a)] == [Action.REDEPLOY]
 
 
 def test_the_gate_keeps_a_rate_limit_back_off_even_when_ari_is_urgent() -> None:
     until = NOW + 5 * HOUR
-    allowed, why = policy.attempt_gate(Action.RENEW, None, until, NOW, force=False, ari_urgent=True)
+    allowed, why = policy.attempt_allowed(None, until, NOW, False, ari_urgent=True)
     assert not allowed and why == "rate-limit back-off until 2026-11-26 08:00 UTC"
-    urgent = policy.attempt_gate(Action.RENEW, NOW - HOUR, None, NOW, force=False, ari_urgent=True)
+    urgent = policy.attempt_allowed(NOW - HOUR, None, NOW, False, ari_urgent=True)
     assert urgent == (True, "")
 
 

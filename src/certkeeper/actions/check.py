@@ -118,8 +118,10 @@ def managed(
             rec.consecutive_failures = 0
         return
     urgent = window is not None and window.end <= at
-    allowed, why = policy.attempt_gate(
-        action, rec.last_attempt, rec.backoff_until, at, force=force, ari_urgent=urgent
+    allowed, why = (
+        policy.attempt_allowed(rec.last_attempt, rec.backoff_until, at, force, urgent)
+        if policy.limits_apply(action)
+        else (True, "")
     )
     if journal is None:
         left = policy.days_left(seen.disk.not_after, at) if seen.disk else None

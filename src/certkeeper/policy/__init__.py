@@ -13,7 +13,7 @@ from certkeeper.policy.attempts import (
     DEFAULT_RATE_LIMIT_BACKOFF,
     MAX_BACKOFF,
     attempt_allowed,
-    attempt_gate,
+    limits_apply,
     rate_limit_backoff,
 )
 from certkeeper.policy.expiry import (
@@ -71,13 +71,13 @@ __all__ = [
     "State",
     "assess",
     "attempt_allowed",
-    "attempt_gate",
     "configured_days_ignored",
     "days_left",
     "earliest",
     "fmt_days",
     "ignored_window_warning",
     "is_due",
+    "limits_apply",
     "plan",
     "profile_drift",
     "profile_lifetime",

@@ -70,20 +70,8 @@ def rate_limit_backoff(output: str, now: datetime) -> datetime | None:
     return now + DEFAULT_RATE_LIMIT_BACKOFF
 
 
-def attempt_gate(
-    action: Action,
-    last_attempt: datetime | None,
-    backoff_until: datetime | None,
-    now: datetime,
-    *,
-    force: bool,
-    ari_urgent: bool = False,
-) -> tuple[bool, str]:
-    """May `check` act on a certificate now, and if not, why not.
-
-    The 20-hour guard and the back-off protect Let's Encrypt's limits; a reload costs
-    the CA nothing, so the MISMATCH repair (REDEPLOY) is never held back by them.
-    """
-    if action is Action.REDEPLOY:
-        return True, ""
-    return attempt_allowed(last_attempt, backoff_until, now, force, ari_urgent)
+def limits_apply(action: Action) -> bool:
+    """Do the 20-hour guard and the back-off hold this action? They protect Let's
+    Encrypt's limits; a reload costs the CA nothing, so the MISMATCH repair (REDEPLOY)
+    is never held back by them."""
+    return action is not Action.REDEPLOY

@@ -26,6 +26,8 @@ class Health(StrEnum):
 
 
 class MonitorState(StrEnum):
+    """The second half of MONITOR/...: a certificate someone else renews, by warn_days."""
+
     OK = "OK"
     WARN = "WARN"
     EXPIRED = "EXPIRED"

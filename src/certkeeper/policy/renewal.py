@@ -61,6 +61,8 @@ class AriWindow:
 
 @dataclass(frozen=True)
 class RenewalPlan:
+    """When a certificate falls due and which rule says so: what `status` shows."""
+
     rule: Rule
     next_at: datetime
     window: timedelta  # how long before expiry the renewal falls due
