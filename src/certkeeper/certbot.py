@@ -1,4 +1,7 @@
-"""certbot invocations: argv builders and the one place certbot is run.
+"""certbot's world: argv builders, the one place certbot is run, and its disk layout.
+
+The layout (live/, archive/, renewal/, the log) is read only here, so a change in how
+certbot keeps its files touches one module.
 
 certkeeper owns the schedule. certbot's own "not yet due" (its 2/3-lifetime
 rule, renew_before_expiry, ARI) would otherwise exit 0 having renewed nothing,
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from certkeeper import proc
 from certkeeper.config import Config, Lineage, Service
+from certkeeper.x509info import CertInfo, read_file
 
 # Set for certbot's children so our own deploy hook knows the parent check run
 # will deploy and verify, and does not reload nginx or notify a second time.
@@ -63,6 +67,37 @@ def renew_argv(cfg: Config, lineage: Lineage) -> list[str]:
     ):
         argv += ["--preferred-profile", lineage.profile]
     return argv + _common(cfg)
+
+
+def live_dir(cfg: Config, cert_name: str) -> Path:
+    return cfg.certbot.config_dir / "live" / cert_name
+
+
+def read_disk(cfg: Config, cert_name: str) -> tuple[CertInfo | None, str | None]:
+    """The lineage's certificate, or why not: None for no lineage at all, else the reason
+    an existing one cannot be read (which must never be mistaken for "issue a new one")."""
+    path = live_dir(cfg, cert_name) / "cert.pem"
+    try:
+        return read_file(path), None
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError) as exc:
+        return None, f"cannot read {path}: {exc}"
+
+
+def previous_cert(live: Path) -> CertInfo | None:
+    """The certificate a renewal replaced: certN-1.pem beside the one live/cert.pem names."""
+    try:
+        current = (live / "cert.pem").resolve()
+    except OSError:
+        return None
+    match = re.fullmatch(r"cert(\d+)\.pem", current.name)
+    if not match or int(match.group(1)) <= 1:
+        return None
+    try:
+        return read_file(current.with_name(f"cert{int(match.group(1)) - 1}.pem"))
+    except (OSError, ValueError):
+        return None
 
 
 def renewal_conf(config_dir: Path, cert_name: str) -> Path:

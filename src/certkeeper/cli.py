@@ -27,17 +27,7 @@ from certkeeper.cli_notify import notify_group
 from certkeeper.cli_views import metrics, report, status
 
 if TYPE_CHECKING:
-    from certkeeper.app import CheckResult
     from certkeeper.config import Config
-
-
-def show(result: CheckResult) -> int:
-    """What happened on stdout, what went wrong on stderr; the exit code to return."""
-    for line in result.lines:
-        say_line(line)
-    for line in result.problems:
-        say_line(f"ERROR: {line}", err=True)
-    return result.exit_code
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,9 +91,10 @@ def check(cfg: Config, only: str | None, no_jitter: bool, dry_run: bool, force: 
     Prints nothing when there is nothing to do. Exit: 0 nothing due or all verified,
     1 any failure (or another run holds the lock), 2 configuration error.
     """
-    from certkeeper import app
+    from certkeeper import render
+    from certkeeper.actions import check as check_action
 
-    result = app.check(
+    result = check_action.check(
         cfg,
         only,
         dry_run=dry_run,
@@ -111,12 +102,24 @@ def check(cfg: Config, only: str | None, no_jitter: bool, dry_run: bool, force: 
         no_jitter=no_jitter,
         interactive=sys.stdin.isatty(),
     )
+    lines, problems = render.check_lines(result.outcomes)
+    lines += result.lines
+    problems += result.problems
+    if dry_run and not lines:
+        lines = ["nothing to do: no certificate is due"]
     for line in result.warnings:
         say_line(f"WARNING: {line}", err=True)
-    for line in result.lines:
+    for line in lines:
         say_line(line)
-    for line in result.problems:
+    for line in problems:
         say_line(f"ERROR: {line}", err=True)
+    if not dry_run and (lines or problems):
+        # A quiet run stays cheap: structlog is only imported when there is news.
+        from certkeeper.log import get_logger
+
+        get_logger(command="check").info(
+            "check.done", exit_code=result.exit_code, lines=lines, problems=problems
+        )
     return result.exit_code
 
 
@@ -131,11 +134,11 @@ def deploy_hook(cfg: Config) -> int:
     reload; then probes that nginx serves the new certificate and notifies. Logs to
     syslog as certbot-deploy: journalctl -t certbot-deploy -n 50
     """
-    from certkeeper import app
+    from certkeeper.actions.deploy_hook import deploy_hook as run_hook
     from certkeeper.errors import HookRefused
 
     try:
-        message, code = app.deploy_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
+        message, code = run_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
     except HookRefused as exc:
         say_line(f"certkeeper deploy-hook: {exc}", err=True)
         return 2

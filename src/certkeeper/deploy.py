@@ -1,20 +1,28 @@
 """Put a certificate in front of clients: symlinks, nginx -t, reload, then prove it by probing.
 
-Used by `check` after certbot, by the MISMATCH repair, and by certbot's deploy
-hook when certbot renewed on its own.
+`deploy_and_verify` is the one tail every path shares: `check` after certbot, the
+MISMATCH repair, and certbot's deploy hook when certbot renewed on its own. The
+ERROR-event constructor lives beside it, since every failed step ends there.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from certkeeper import atomic, nginx
-from certkeeper.config import Config
+from certkeeper import atomic, certbot, nginx
+from certkeeper.config import Config, Lineage
+from certkeeper.notify.events import Event, Failed
 from certkeeper.probe import ProbeResult
-from certkeeper.survey import live_dir, probe_domains
+from certkeeper.x509info import CertInfo
+
+# What nginx serves for each of these names: the caller's probe (survey.probe_domains
+# bound to the config), so deploying never reaches sideways into the survey.
+Probe = Callable[[list[str]], list[ProbeResult]]
 
 # nginx applies a reload asynchronously; give it this long to answer with the new certificate.
 VERIFY_SECONDS = 15.0
@@ -41,7 +49,7 @@ class DeployOutcome:
 def make_links(cfg: Config, cert_name: str) -> list[Path]:
     """The guide's /etc/nginx/certs/<service>.* symlinks, each swapped in one rename."""
     made = []
-    live = live_dir(cfg, cert_name)
+    live = certbot.live_dir(cfg, cert_name)
     cfg.nginx.certs_dir.mkdir(parents=True, exist_ok=True)
     for link in cfg.links_for(cert_name):
         for suffix, target in _LINKS:
@@ -116,7 +124,7 @@ def _answer(domain: str, result: ProbeResult, serial: int) -> Answer:
 
 
 def watch_served(
-    cfg: Config, domains: tuple[str, ...], serial: int, *, first_issuance: bool = False
+    probe: Probe, domains: tuple[str, ...], serial: int, *, first_issuance: bool = False
 ) -> list[Answer]:
     """Poll this host's nginx until its answers for every name have settled.
 
@@ -130,7 +138,7 @@ def watch_served(
     previous: list[Seen] = []
     steady = 0
     while True:
-        results = probe_domains(cfg, list(domains))
+        results = probe(list(domains))
         answers = [_answer(d, r, serial) for d, r in zip(domains, results, strict=True)]
         seen = [a.seen for a in answers]
         ok = Seen.OTHER not in seen if first_issuance else all(s is Seen.NEW for s in seen)
@@ -141,6 +149,63 @@ def watch_served(
         time.sleep(VERIFY_INTERVAL)
 
 
-def verify_served(cfg: Config, domains: tuple[str, ...], serial: int) -> list[str]:
-    """One problem line per domain that does not serve `serial`; empty means verified."""
-    return [a.detail for a in watch_served(cfg, domains, serial) if a.seen is not Seen.NEW]
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt's story so far: what every event of it carries, whichever way it ends."""
+
+    lineage: Lineage
+    at: datetime
+    nonce: str
+    notes: tuple[str, ...] = ()
+    # What clients saw expire before the attempt: the ERROR card's "current expiry".
+    current_expiry: datetime | None = None
+
+
+def failure(cfg: Config, attempt: Attempt, step: str, output: str) -> Failed:
+    """An ERROR event, with the lineage's webroot and certbot's log filled in for the card."""
+    return Failed(
+        cert_name=attempt.lineage.cert_name,
+        domains=attempt.lineage.domains,
+        at=attempt.at,
+        current_expiry=attempt.current_expiry,
+        step=step,
+        output=output,
+        webroot=str(attempt.lineage.webroot),
+        certbot_log=certbot.logs_file(cfg),
+        notes=attempt.notes,
+        nonce=attempt.nonce,
+    )
+
+
+def deploy_and_verify(
+    cfg: Config,
+    attempt: Attempt,
+    cert: CertInfo | None,
+    succeeded: Callable[[CertInfo, tuple[str, ...]], Event],
+    *,
+    probe: Probe,
+    first_issuance: bool = False,
+    unreadable: str = "no certificate on disk",
+) -> Event:
+    """Deploy `cert` (symlinks, nginx -t, reload), watch nginx serve it, and tell how it went.
+
+    The ERROR names the first step that broke; `succeeded` builds the caller's own
+    SUCCESS event from the certificate and the names nginx does not serve yet (always
+    none for a renewal: a renewal is a SUCCESS only when every name serves the new
+    serial). A first issuance often comes before its server block exists (Ansible adds it
+    once the certificate does), so it proves disk, links, nginx -t and the reload, and
+    says what nginx serves.
+    """
+    outcome = deploy(cfg, attempt.lineage.cert_name)
+    if not outcome.ok:
+        assert outcome.step is not None
+        return failure(cfg, attempt, outcome.step, outcome.output)
+    if cert is None:
+        return failure(cfg, attempt, "verification", unreadable)
+    answers = watch_served(
+        probe, attempt.lineage.domains, cert.serial, first_issuance=first_issuance
+    )
+    not_served = tuple(a.detail for a in answers if a.seen is not Seen.NEW)
+    if not_served and not first_issuance:
+        return failure(cfg, attempt, "post-reload probe", "\n".join(not_served))
+    return succeeded(cert, not_served)

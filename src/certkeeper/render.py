@@ -6,7 +6,9 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from certkeeper.policy import Assessment, MonitorState, State
+from certkeeper.notify.events import Event, Failed, Reloaded, Renewed
+from certkeeper.outcomes import Acted, Outcome, Skipped, Warned, WouldAct, first_line
+from certkeeper.policy import Assessment, Health, MonitorState
 from certkeeper.survey import Row
 from certkeeper.terminal import line as escaped
 from certkeeper.times import iso_or_none as iso
@@ -17,17 +19,17 @@ if TYPE_CHECKING:
     from certkeeper.actions.status import StatusResult
 
 # By the enum member, never by the text of a cell: a monitor-only row is coloured by its
-# MonitorState (WARN), every other row by its State.
-_COLOURS: dict[State | MonitorState, str] = {
-    State.OK: "32",
-    State.DUE: "33",
+# MonitorState (WARN), every other row by its Health.
+_COLOURS: dict[Health | MonitorState, str] = {
+    Health.OK: "32",
+    Health.DUE: "33",
     MonitorState.WARN: "33",
-    State.MONITOR: "36",
-    State.EXPIRED: "31",
-    State.MISMATCH: "31",
-    State.NOT_COVERED: "31",
-    State.UNREACHABLE: "31",
-    State.MISSING: "31",
+    Health.MONITOR: "36",
+    Health.EXPIRED: "31",
+    Health.MISMATCH: "31",
+    Health.NOT_COVERED: "31",
+    Health.UNREACHABLE: "31",
+    Health.MISSING: "31",
 }
 
 
@@ -135,7 +137,7 @@ def _cells(row: Row) -> list[str]:
     served = row.probe.cert
     a = row.assessment
     note = a.reason or (row.probe.verify_error or "")
-    if a.state is State.OK and row.probe.trusted is False:
+    if a.state is Health.OK and row.probe.trusted is False:
         note = f"untrusted chain: {row.probe.verify_error}"
     return [
         escaped(cell)
@@ -220,13 +222,14 @@ def undelivered(failed: list[tuple[str, str, bool]]) -> list[str]:
     ]
 
 
-def flushed(result: Flushed) -> tuple[list[str], list[str]]:
-    """`notify flush`: (lines for stdout, problems for stderr)."""
+def flushed(result: Flushed, quiet: bool = False) -> tuple[list[str], list[str]]:
+    """`notify flush` (and check's flush after its renewals, `quiet`: no line for an empty
+    outbox): (lines for stdout, problems for stderr)."""
     lines = [f"delivered waiting notice {eid}" for eid in result.delivered]
     problems = undelivered(result.undelivered)
     if result.broken:
         problems.append(f"delivering the outbox failed: {result.broken}")
-    if not lines and not problems:
+    if not lines and not problems and not quiet:
         lines.append("the outbox is empty")
     return lines, problems
 
@@ -244,3 +247,77 @@ def outbox(view: OutboxView) -> list[str]:
         f"QUARANTINED {path}: {why} (kept for a person; not sent)" for path, why in view.quarantined
     )
     return lines
+
+
+# ------------------------------------------------------------- check's outcomes
+
+_WHAT = {
+    "issue": "issue",
+    "renew": "renew",
+    "redeploy": "reload nginx for",
+    "unreadable": "report the unreadable lineage",
+}
+
+
+def check_lines(outcomes: list[Outcome]) -> tuple[list[str], list[str]]:
+    """`check`'s outcomes in words: (lines for stdout, problems for stderr), in order."""
+    lines: list[str] = []
+    problems: list[str] = []
+    for outcome in outcomes:
+        text = check_line(outcome)
+        if text:
+            (problems if outcome.failed else lines).append(text)
+    return lines, problems
+
+
+def check_line(outcome: Outcome) -> str:
+    """One outcome as the line a person reads ("" when there is nothing to say)."""
+    if isinstance(outcome, Acted):
+        return _event_line(outcome.event)
+    if isinstance(outcome, WouldAct):
+        what, name = _WHAT[outcome.action], outcome.cert_name
+        verdict = f"would {what} {name}"
+        if outcome.why_not:
+            verdict = f"would skip {name}: {outcome.why_not}"
+        detail = outcome.disk_error or (
+            "no certificate on disk"
+            if outcome.days_left is None
+            else f"{outcome.days_left} days left on disk"
+        )
+        return f"{verdict} ({detail}; service {outcome.service})"
+    if isinstance(outcome, Skipped):
+        if outcome.still_failing:
+            return (
+                f"{outcome.cert_name}: still failing since {short_date(outcome.last_attempt)} UTC "
+                f"({outcome.failed_step}: {outcome.last_error}); {outcome.why}"
+            )
+        return f"{outcome.cert_name}: {_WHAT[outcome.action]} needed but skipped: {outcome.why}"
+    if isinstance(outcome, Warned):
+        if outcome.sent:
+            return f"{outcome.cert_name}: expires in {outcome.days_left} days; warning sent"
+        return f"would warn: {outcome.cert_name} expires in {outcome.days_left} days"
+    return outcome.text
+
+
+def _event_line(event: Event) -> str:
+    if isinstance(event, Failed):
+        return f"{event.cert_name}: {event.step} failed: {first_line(event.output)}"
+    if isinstance(event, Reloaded):
+        return f"{event.cert_name}: nginx was serving an old certificate; reloaded and verified"
+    if isinstance(event, Renewed):
+        return renewed_line(event)
+    return ""
+
+
+def renewed_line(event: Renewed) -> str:
+    verb = "issued" if event.previous_expiry is None else "renewed"
+    expires = f"expires {event.new_expiry:%Y-%m-%d %H:%M} UTC"
+    if not event.not_served:
+        served_on = ", ".join(event.domains)
+        return f"{event.cert_name}: {verb}; nginx now serves it on {served_on}; {expires}"
+    return (
+        f"{event.cert_name}: {verb}; {expires}; not served by nginx yet: "
+        + "; ".join(event.not_served)
+        + "; the server block must use "
+        + " and ".join(event.server_block)
+    )

@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from certkeeper import ari, names, policy
+
+# certbot.py owns certbot's disk layout; re-exported for the modules that import them here.
+from certkeeper.certbot import live_dir as live_dir
+from certkeeper.certbot import read_disk as read_disk
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.probe import ProbeResult, Probes, Target, probe_many
 from certkeeper.state import AriRecord
-from certkeeper.x509info import CertInfo, read_file
+from certkeeper.x509info import CertInfo
 
 
 @dataclass(frozen=True)
@@ -30,22 +33,6 @@ class Row:
     # When and by which rule the certificate is renewed (None: monitor-only or nothing to plan).
     plan: policy.RenewalPlan | None = None
     ari: AriRecord | None = None  # the CA's cached answer, when it is about this certificate
-
-
-def live_dir(cfg: Config, cert_name: str) -> Path:
-    return cfg.certbot.config_dir / "live" / cert_name
-
-
-def read_disk(cfg: Config, cert_name: str) -> tuple[CertInfo | None, str | None]:
-    """The lineage's certificate, or why not: None for no lineage at all, else the reason
-    an existing one cannot be read (which must never be mistaken for "issue a new one")."""
-    path = live_dir(cfg, cert_name) / "cert.pem"
-    try:
-        return read_file(path), None
-    except FileNotFoundError:
-        return None, None
-    except (OSError, ValueError) as exc:
-        return None, f"cannot read {path}: {exc}"
 
 
 def connect_host(cfg: Config, sni: str) -> str:

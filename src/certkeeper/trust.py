@@ -11,8 +11,12 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from certkeeper.errors import ConfigError
+
+if TYPE_CHECKING:
+    from certkeeper.config import Config
 
 
 def private_dir_problem(path: Path, what: str, *, sticky_ok: bool = False) -> str | None:
@@ -61,3 +65,10 @@ def require_private_dirs(state_dir: Path, outbox: Path, lock_file: Path) -> None
     ]
     if problems:
         raise ConfigError(problems)
+
+
+def require_private_state(cfg: Config) -> None:
+    """Refuse (exit 2) the config's state, outbox or lock directory when others could write it."""
+    from certkeeper.notify.outbox import outbox_dir
+
+    require_private_dirs(cfg.state_dir, outbox_dir(cfg.state_dir), cfg.lock_file)

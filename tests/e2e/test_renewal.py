@@ -7,6 +7,8 @@ certificate nginx serves afterwards and the e-mail that arrived.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 from support.host import SHOP, Host, dump, issue, make_due
 
@@ -146,3 +148,49 @@ def test_mismatch_is_repaired_by_reloading(host: Host) -> None:
     assert mail["Subject"] == "[SUCCESS] testhost \u2013 Nginx reloaded for shop.example.test"
     assert format(old, "x") in mail.get_content()
     assert host.run("status").returncode == 0
+
+
+def test_renewal_outside_certbots_own_window_is_forced(host: Host) -> None:
+    """30.5 of 90 days left: the team's 31-day rule says due, certbot's own 1/3 rule says
+    "not yet due" and would exit 0 having renewed nothing. Only --force-renewal in
+    certkeeper's argv makes this renewal happen; without it the check would fail its
+    "the disk changed" verification."""
+    issue(host)
+    old = make_due(host, days_left=30.5)
+    # The premise, shown by certbot itself: unforced, it leaves this certificate alone.
+    unforced = subprocess.run(
+        [
+            *host.certbot_command,
+            "renew",
+            "--cert-name",
+            "shop",
+            "--no-random-sleep-on-renew",
+            "--non-interactive",
+            "--config-dir",
+            str(host.le),
+            "--work-dir",
+            str(host.root / "work"),
+            "--logs-dir",
+            str(host.root / "logs"),
+            "--server",
+            host.pebble.directory,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **host.env},
+        check=False,
+    )
+    assert unforced.returncode == 0, unforced.stdout + unforced.stderr
+    assert "not yet due" in unforced.stdout + unforced.stderr
+    assert host.disk_serial("shop") == old
+
+    proc = host.check()
+    assert proc.returncode == 0, dump(proc) + host.certbot_log()[-3000:]
+    new = host.disk_serial("shop")
+    assert new not in (None, old), dump(proc)
+    assert host.served_serial(SHOP[0]) == new == host.served_serial(SHOP[1])
+    assert "shop: renewed; nginx now serves it" in proc.stdout
+    [mail] = host.mails
+    assert mail["Subject"] == "[SUCCESS] testhost \u2013 Cert renewed for shop.example.test"
+    assert "(30 days remaining)" in mail.get_content()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from certkeeper import policy
-from certkeeper.policy import Action, MonitorState, State
+from certkeeper.policy import Action, Health, MonitorState
 from certkeeper.x509info import CertInfo
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -77,13 +77,13 @@ def assess(
 
 def test_states_of_managed_rows() -> None:
     good = cert(60)
-    assert assess(good, good).state is State.OK
-    assert assess(cert(10), cert(10)).state is State.DUE
-    assert assess(cert(-1), cert(-1)).state is State.EXPIRED
-    assert assess(good, None).state is State.MISSING
-    assert assess(None, good, error="refused").state is State.UNREACHABLE
-    assert assess(cert(60, sans=("b.example.com",)), good).state is State.NOT_COVERED
-    assert assess(cert(20, serial=7), cert(80, serial=8)).state is State.MISMATCH
+    assert assess(good, good).state is Health.OK
+    assert assess(cert(10), cert(10)).state is Health.DUE
+    assert assess(cert(-1), cert(-1)).state is Health.EXPIRED
+    assert assess(good, None).state is Health.MISSING
+    assert assess(None, good, error="refused").state is Health.UNREACHABLE
+    assert assess(cert(60, sans=("b.example.com",)), good).state is Health.NOT_COVERED
+    assert assess(cert(20, serial=7), cert(80, serial=8)).state is Health.MISMATCH
 
 
 def test_days_left_uses_the_earliest_of_served_and_disk() -> None:
@@ -93,9 +93,9 @@ def test_days_left_uses_the_earliest_of_served_and_disk() -> None:
 def test_monitor_only_states() -> None:
     assert assess(cert(60), None, monitor_only=True).monitor is MonitorState.OK
     warn = assess(cert(29), None, monitor_only=True)
-    assert (warn.state, warn.monitor) == (State.MONITOR, MonitorState.WARN)
+    assert (warn.state, warn.monitor) == (Health.MONITOR, MonitorState.WARN)
     assert assess(cert(-2), None, monitor_only=True).monitor is MonitorState.EXPIRED
-    assert assess(None, None, monitor_only=True, error="x").state is State.UNREACHABLE
+    assert assess(None, None, monitor_only=True, error="x").state is Health.UNREACHABLE
 
 
 def test_status_exit_code_follows_monitoring_plugins() -> None:

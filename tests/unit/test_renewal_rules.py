@@ -125,7 +125,7 @@ def test_status_rows_turn_due_by_ari() -> None:
         now=NOW,
         ari=window,
     )
-    assert a.state is policy.State.DUE
+    assert a.state is policy.Health.DUE
 
 
 def test_warning_names_service_days_and_lifetime() -> None:

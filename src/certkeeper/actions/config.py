@@ -31,7 +31,7 @@ def validate(cfg: Config, root: Path) -> Validation:
     """Look at the disk (lineages) and the unit installed under `root` for what a valid
     file still gets wrong: said now instead of by certbot at 03:00."""
     from certkeeper import sandbox
-    from certkeeper.app import unsent_warning
+    from certkeeper.actions.check import unsent_warning
 
     unit = sandbox.installed_unit(root)
     return Validation(

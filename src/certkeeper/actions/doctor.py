@@ -854,9 +854,10 @@ def check_notify(cfg: Config, opts: Options) -> Result:
     else:
         good.append(f"SMTP {smtp.host}:{smtp.port} answers EHLO")
     if opts.send_test and cfg.notify.to is not None:
-        from certkeeper import app
+        from certkeeper.actions.notify import send_test
+        from certkeeper.times import now
 
-        delivered, transcript = app.notify_test(cfg)
+        delivered, transcript = send_test(cfg, now())
         last = clean(transcript[-1] if transcript else "", 200)
         if delivered:
             good.append(f"test notice {last}")

@@ -87,10 +87,9 @@ def flush(cfg: Config, now: datetime) -> Flushed:
     """Deliver what waits in the outbox, under the host lock (check does the same)."""
     from certkeeper import state as state_mod
     from certkeeper.lock import host_lock
-    from certkeeper.notify.outbox import outbox_dir
-    from certkeeper.trust import require_private_dirs
+    from certkeeper.trust import require_private_state
 
-    require_private_dirs(cfg.state_dir, outbox_dir(cfg.state_dir), cfg.lock_file)
+    require_private_state(cfg)
     with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
         state = state_mod.load(cfg.state_dir, now)
         result = deliver(cfg, state, now)
@@ -120,9 +119,9 @@ def outbox(cfg: Config, now: datetime) -> OutboxView:
     """Every waiting notice with its last delivery error, and what was set aside."""
     from certkeeper import state as state_mod
     from certkeeper.notify import outbox as box
-    from certkeeper.trust import require_private_dirs
+    from certkeeper.trust import require_private_state
 
-    require_private_dirs(cfg.state_dir, box.outbox_dir(cfg.state_dir), cfg.lock_file)
+    require_private_state(cfg)
     state = state_mod.load(cfg.state_dir, now, repair=False)
     waiting = [
         Waiting(p.event_id, p.subject, state.outbox_errors.get(p.event_id))

@@ -1,0 +1,330 @@
+"""The effects of `check` for one certificate: certbot, deploy and verify, the record.
+
+actions/check.py tells the story; policy decides; this module does what was decided
+and returns the event it ended in. Every path ends in deploy.deploy_and_verify.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from certkeeper import certbot, deploy, policy
+from certkeeper.config import Config, Lineage, Service
+from certkeeper.notify.events import Event, Failed, Reloaded, Renewed
+from certkeeper.outcomes import Acted, Outcome, Trouble, first_line
+from certkeeper.state import CertRecord, Intent
+from certkeeper.survey import Row, probe_domains
+from certkeeper.x509info import CertInfo
+
+
+@dataclass
+class Journal:
+    """The effects that let a run's story survive a kill -9 at any moment.
+
+    Intent is saved to state before certbot or a reload runs; each notice is spooled the
+    moment its event exists, and only then is the intent cleared. So the next run finds
+    either a notice that tells the story (by the intent's nonce) or an intent to finish.
+    """
+
+    save: Callable[[], str | None]  # persist state; a problem line on failure
+    spool: Callable[[Event], str | None]  # write the notice to the outbox; a problem line
+    told: Callable[[str], bool]  # is a notice carrying this nonce spooled or delivered?
+
+
+@dataclass
+class CheckReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    # What the run saw before acting; the metrics file reuses it when nothing changed.
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(o.failed for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the survey found for one lineage, as the decisions need it."""
+
+    disk: CertInfo | None
+    disk_error: str | None
+    # What nginx serves for each name, counting only certificates that name it: a name
+    # nginx does not serve yet (its default server answers with another site's
+    # certificate) must neither look like a missed reload nor make this lineage due.
+    served: list[CertInfo | None]
+    notes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rows: list[Row]) -> Seen:
+        return cls(
+            rows[0].disk if rows else None,
+            rows[0].disk_error if rows else None,
+            [r.probe.cert if r.probe.covered else None for r in rows],
+            tuple(
+                f"probe of {r.domain} failed, so the decision used the certificate on disk: "
+                f"{r.probe.error}"
+                for r in rows
+                if r.probe.error
+            ),
+        )
+
+
+def emit(report: CheckReport, journal: Journal | None, rec: CertRecord, event: Event) -> None:
+    """Tell: spool the notice at once, then forget the intent it finishes."""
+    report.events.append(event)
+    if journal is None:
+        return
+    problem = journal.spool(event)
+    if problem:
+        report.outcomes.append(Trouble(problem))
+    rec.intent = None
+    saved = journal.save()
+    if saved:
+        report.outcomes.append(Trouble(saved))
+
+
+def conclude(
+    report: CheckReport,
+    journal: Journal,
+    rec: CertRecord,
+    event: Event,
+    *,
+    certbot_ran: bool,
+    backoff: datetime | None = None,
+) -> None:
+    """Record the event in state, say it, and spool its notice."""
+    record(rec, event, certbot_ran=certbot_ran, backoff=backoff)
+    report.outcomes.append(Acted(event))
+    emit(report, journal, rec, event)
+
+
+def record(
+    rec: CertRecord, event: Event, *, certbot_ran: bool, backoff: datetime | None = None
+) -> None:
+    if certbot_ran:
+        rec.last_attempt = event.at
+    if isinstance(event, Failed):
+        rec.last_result = "error"
+        rec.failed_step = event.step
+        rec.last_error = first_line(event.output)
+        rec.consecutive_failures += 1
+        if backoff is not None:
+            rec.backoff_until = backoff
+        return
+    rec.last_result = "success"
+    rec.failed_step = None
+    rec.last_error = None
+    rec.consecutive_failures = 0
+    rec.backoff_until = None
+    if isinstance(event, Renewed):
+        rec.previous_expiry = event.previous_expiry
+        rec.new_expiry = event.new_expiry
+        rec.last_success = event.at
+        # A new certificate starts a new series of expiry warnings.
+        rec.warned_for = None
+        rec.warned_thresholds = []
+
+
+def ari_window(
+    cfg: Config, lineage: Lineage, disk: CertInfo | None, rec: CertRecord, now: datetime
+) -> policy.AriWindow | None:
+    """The CA's renewal window for the certificate on disk, refreshed when Retry-After allows."""
+    if disk is None:
+        return None
+    from certkeeper import ari
+
+    rec.ari = ari.refresh(cfg.ari, cfg.certbot.config_dir, lineage.cert_name, disk, rec.ari, now)
+    return ari.window_for(rec.ari, disk)
+
+
+def act(
+    cfg: Config,
+    svc: Service,
+    action: policy.Action,
+    attempt: deploy.Attempt,
+    seen: Seen,
+    rec: CertRecord,
+    journal: Journal,
+    probe: deploy.Probe,
+) -> tuple[Event, datetime | None]:
+    """Record the intent, then act: certbot and deploy, or the reload, or the report.
+
+    Returns the event and, when certbot hit a rate limit, until when to hold off.
+    """
+    lineage = attempt.lineage
+    if action is policy.Action.UNREADABLE:
+        return deploy.failure(
+            cfg,
+            attempt,
+            "verification",
+            f"{seen.disk_error}\ncertkeeper does not run certbot on a lineage it cannot read "
+            "(certbot would trip over it too): check the files with "
+            f"`ls -l {certbot.live_dir(cfg, lineage.cert_name)}/` and `certbot certificates`.",
+        ), None
+    if action is not policy.Action.REDEPLOY:
+        problem = certbot.profile_support_problem(cfg, lineage)
+        if problem is not None:
+            return deploy.failure(cfg, attempt, "certbot", problem), None
+    disk = seen.disk
+    rec.intent = Intent(
+        action=action.value,
+        started=attempt.at,
+        nonce=attempt.nonce,
+        before_serial=disk.serial_hex if disk else None,
+        before_expiry=attempt.current_expiry,
+    )
+    if action is not policy.Action.REDEPLOY:
+        rec.last_attempt = attempt.at  # saved with the intent: a kill keeps the 20-hour rule
+    problem = journal.save()  # the intent is on disk before anything is touched
+    if problem:
+        attempt = replace(attempt, notes=(*attempt.notes, problem))
+    if action is policy.Action.REDEPLOY:
+        assert disk is not None
+        stale = {c.serial_hex for c in seen.served if c and c.serial != disk.serial}
+        return redeploy(cfg, attempt, disk, tuple(sorted(stale)), probe), None
+    return renew(cfg, svc, attempt, disk, probe, issue=action is policy.Action.ISSUE)
+
+
+def renew(
+    cfg: Config,
+    svc: Service,
+    attempt: deploy.Attempt,
+    disk: CertInfo | None,
+    probe: deploy.Probe,
+    *,
+    issue: bool,
+) -> tuple[Event, datetime | None]:
+    """Run certbot; on success deploy and verify what it wrote."""
+    lineage = attempt.lineage
+    argv = certbot.issue_argv(cfg, svc, lineage) if issue else certbot.renew_argv(cfg, lineage)
+    result = certbot.run(cfg, argv)
+    if result.ok:
+        tail = result.output_tail()
+        return after_certbot(cfg, attempt, disk, probe, issue=issue, certbot_tail=tail), None
+    tail = result.output_tail()
+    backoff = policy.rate_limit_backoff(tail, attempt.at)
+    if backoff:
+        note = f"Let's Encrypt rate limit hit: no new attempt before {backoff:%Y-%m-%d %H:%M} UTC"
+        attempt = replace(attempt, notes=(*attempt.notes, note))
+    return deploy.failure(cfg, attempt, "certbot", f"{result.describe()}\n{tail}"), backoff
+
+
+def after_certbot(
+    cfg: Config,
+    attempt: deploy.Attempt,
+    disk: CertInfo | None,
+    probe: deploy.Probe,
+    *,
+    issue: bool,
+    certbot_tail: str = "",
+) -> Event:
+    """certbot exited 0: prove the disk changed, deploy, and see what nginx serves."""
+    name = attempt.lineage.cert_name
+    after, error = certbot.read_disk(cfg, name)
+    if after is None:
+        why = error or f"{certbot.live_dir(cfg, name)}/cert.pem does not exist"
+        return deploy.failure(
+            cfg, attempt, "verification", f"certbot exited 0 but {why}\n{certbot_tail}"
+        )
+    if disk is not None and (after.serial == disk.serial or after.not_after <= disk.not_after):
+        return deploy.failure(
+            cfg,
+            attempt,
+            "verification",
+            "certbot exited 0 but the certificate on disk did not change "
+            f"(serial {after.serial_hex}, expires {after.not_after:%Y-%m-%d %H:%M} UTC)\n"
+            + certbot_tail,
+        )
+
+    def renewed(cert: CertInfo, not_served: tuple[str, ...]) -> Event:
+        return Renewed(
+            cert_name=name,
+            domains=attempt.lineage.domains,
+            at=attempt.at,
+            # A first issuance replaces no certificate of ours, whatever nginx served before.
+            previous_expiry=None if issue else attempt.current_expiry,
+            new_expiry=cert.not_after,
+            new_not_before=cert.not_before,
+            notes=attempt.notes,
+            not_served=not_served,
+            server_block=deploy.server_block_lines(cfg, name) if not_served else (),
+            nonce=attempt.nonce,
+        )
+
+    return deploy.deploy_and_verify(cfg, attempt, after, renewed, probe=probe, first_issuance=issue)
+
+
+def redeploy(
+    cfg: Config,
+    attempt: deploy.Attempt,
+    disk: CertInfo,
+    stale: tuple[str, ...],
+    probe: deploy.Probe,
+) -> Event:
+    """The MISMATCH repair: nginx serves an older certificate than the disk; reload it."""
+
+    def reloaded(cert: CertInfo, _not_served: tuple[str, ...]) -> Event:
+        return Reloaded(
+            cert_name=cert_name,
+            domains=attempt.lineage.domains,
+            at=attempt.at,
+            stale_serials=stale,
+            disk_expiry=cert.not_after,
+            notes=attempt.notes,
+            nonce=attempt.nonce,
+        )
+
+    cert_name = attempt.lineage.cert_name
+    note = "nginx was serving an older certificate than the one on disk"
+    failing = replace(attempt, notes=(*attempt.notes, note))
+    return deploy.deploy_and_verify(cfg, failing, disk, reloaded, probe=probe)
+
+
+def probe_for(cfg: Config) -> deploy.Probe:
+    """This host's nginx, as survey probes it: what deploy_and_verify watches."""
+    return functools.partial(probe_domains, cfg)
+
+
+def recover(
+    cfg: Config,
+    lineage: Lineage,
+    rec: CertRecord,
+    journal: Journal,
+    report: CheckReport,
+    probe: deploy.Probe,
+) -> None:
+    """Finish the story of a run that died after it set out to act on this certificate."""
+    intent = rec.intent
+    assert intent is not None
+    if journal.told(intent.nonce):
+        rec.intent = None  # its notice was spooled; only the bookkeeping was lost
+        return
+    at = intent.started
+    notes = (
+        f"finished by a later run: the certkeeper run that started this at "
+        f"{at:%Y-%m-%d %H:%M:%S} UTC was killed before it could tell",
+    )
+    attempt = deploy.Attempt(lineage, at, intent.nonce, notes, intent.before_expiry)
+    disk, error = certbot.read_disk(cfg, lineage.cert_name)
+    event: Event
+    if intent.action == "redeploy" and disk is not None:
+        event = redeploy(cfg, attempt, disk, (), probe)
+    elif disk is not None and disk.serial_hex != intent.before_serial:
+        # certbot finished before the kill: deploying again is idempotent, then verify.
+        event = after_certbot(cfg, attempt, None, probe, issue=intent.action == "issue")
+    else:
+        expiry = intent.before_expiry or (disk.not_after if disk else None)
+        event = deploy.failure(
+            cfg,
+            replace(attempt, current_expiry=expiry),
+            "interrupted",
+            "the run was killed before certbot produced a new certificate"
+            + (f" ({error})" if error else "")
+            + "; nothing was deployed. The next attempt follows the usual 20-hour rule; "
+            "`certkeeper check --force` tries now.",
+        )
+    conclude(report, journal, rec, event, certbot_ran=False)

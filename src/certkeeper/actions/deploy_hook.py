@@ -1,0 +1,131 @@
+"""`certkeeper deploy-hook`: what happens when certbot itself renewed a certificate.
+
+When certkeeper's own `check` ran certbot, the check run deploys and verifies,
+so the hook only steps aside. When certbot renewed on its own (its timer, or a
+person running `certbot renew`), the hook does the deploy, verifies it and tells
+the team: a renewal that nobody reloaded is the most common way to serve an
+expired certificate.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from certkeeper import certbot, deploy, names, policy
+from certkeeper.config import Config
+from certkeeper.errors import HookRefused
+from certkeeper.log import get_logger
+from certkeeper.notify.events import Event, Failed, Renewed, new_nonce
+from certkeeper.survey import probe_domains
+from certkeeper.times import now
+from certkeeper.x509info import CertInfo
+
+
+@dataclass
+class HookResult:
+    message: str
+    event: Event | None = None
+
+
+def lineage_name(cfg: Config, renewed_lineage: str | None) -> str:
+    """The cert_name certbot renewed, from RENEWED_LINEAGE, which must be exactly
+    <certbot.config_dir>/live/<name> and exist: the hook reloads nginx and sends notices,
+    so an environment pointing anywhere else is refused, not trusted by its basename."""
+    if not renewed_lineage:
+        raise HookRefused("RENEWED_LINEAGE is not set: this command is meant to be run by certbot")
+    path = Path(renewed_lineage)
+    shown = repr(renewed_lineage[:200])
+    try:
+        name = names.path_component(path.name)
+    except ValueError as exc:
+        raise HookRefused(f"RENEWED_LINEAGE = {shown}: expected {exc}") from None
+    expected = cfg.certbot.config_dir / "live" / name
+    try:
+        same = path.is_absolute() and path.resolve(strict=True) == expected.resolve(strict=True)
+    except (OSError, RuntimeError):
+        same = False
+    if not same:
+        raise HookRefused(
+            f"RENEWED_LINEAGE = {shown}: expected the existing lineage directory {expected}; "
+            "nothing was reloaded or sent"
+        )
+    return name
+
+
+def run(cfg: Config, renewed_lineage: str | None, at: datetime) -> HookResult:
+    """Deploy and verify the lineage certbot renewed; the event to tell, if any."""
+    cert_name = lineage_name(cfg, renewed_lineage)
+    if os.environ.get(certbot.PARENT_ENV):
+        return HookResult(
+            f"{cert_name}: certkeeper check (pid "
+            f"{os.environ[certbot.PARENT_ENV]}) deploys and verifies this renewal"
+        )
+    lineage = next(
+        (lin for s in cfg.services for lin in s.lineages if lin.cert_name == cert_name), None
+    )
+    if cfg.service_of(cert_name) is None or lineage is None:
+        return HookResult(f"{cert_name}: not configured in {cfg.services_dir}; nothing to do")
+    disk, error = certbot.read_disk(cfg, cert_name)
+    previous = certbot.previous_cert(Path(renewed_lineage or ""))
+    nonce = new_nonce()
+    note = "certbot renewed this certificate on its own; the deploy hook failed"
+    attempt = deploy.Attempt(lineage, at, nonce, (note,))
+
+    def renewed(cert: CertInfo, _not_served: tuple[str, ...]) -> Event:
+        return Renewed(
+            cert_name=cert_name,
+            domains=lineage.domains,
+            at=at,
+            previous_expiry=previous.not_after if previous else None,
+            new_expiry=cert.not_after,
+            new_not_before=cert.not_before,
+            notes=("renewed by certbot on its own; deployed by the certkeeper deploy hook",),
+            nonce=nonce,
+        )
+
+    probe = functools.partial(probe_domains, cfg)
+    event = deploy.deploy_and_verify(
+        cfg, attempt, disk, renewed, probe=probe, unreadable=error or "no certificate on disk"
+    )
+    if not isinstance(event, Failed):
+        return HookResult(f"{cert_name}: deployed and verified", event)
+    # "Current expiry" is what clients see: the earliest of what nginx still serves
+    # for the names, the certificate this renewal replaced, and the disk.
+    served = [r.cert for r in probe(list(lineage.domains)) if r.covered]
+    current = policy.earliest(previous, *served) or disk
+    event = replace(event, current_expiry=current.not_after if current else None)
+    return HookResult(f"{cert_name}: {event.step} failed", event)
+
+
+def deploy_hook(cfg: Config, renewed_lineage: str | None) -> tuple[str, int]:
+    """The command: (what to print, exit code). Under the host lock unless `check` runs it."""
+    from certkeeper import render
+    from certkeeper import state as state_mod
+    from certkeeper.lock import host_lock
+    from certkeeper.notify import announce
+    from certkeeper.trust import require_private_state
+
+    log = get_logger(command="deploy-hook")
+    require_private_state(cfg)
+    if os.environ.get(certbot.PARENT_ENV):
+        # The check run that started certbot holds the lock and does the deploy itself.
+        outcome = run(cfg, renewed_lineage, now())
+        log.info("deploy_hook.skipped", message=outcome.message)
+        return outcome.message, 0
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
+        outcome = run(cfg, renewed_lineage, now())
+        log.info("deploy_hook", message=outcome.message)
+        if outcome.event is None:
+            return outcome.message, 0
+        state = state_mod.load(cfg.state_dir, now())
+        delivery = announce(cfg, state, [outcome.event], now())
+        state.save(now())
+        lines = [outcome.message, *render.undelivered(delivery.failed)]
+        if isinstance(outcome.event, Failed):
+            log.error("deploy_hook.failed", message=outcome.event.output)
+            return "\n".join(lines), 1
+        return "\n".join(lines), 0

@@ -1,0 +1,83 @@
+"""What `check` did or would do for one certificate, as plain values.
+
+The check story returns these; render.py turns them into the lines a person reads,
+so the wording lives in one place and the story can be tested on values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from certkeeper.notify.events import Event, Failed
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line, trimmed: what a one-line summary of an output shows."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:300]
+    return ""
+
+
+@dataclass(frozen=True)
+class Acted:
+    """An action ran (or a killed run's action was finished) and ended in this event."""
+
+    event: Event
+
+    @property
+    def failed(self) -> bool:
+        return isinstance(self.event, Failed)
+
+
+@dataclass(frozen=True)
+class WouldAct:
+    """--dry-run: the action `check` would take now, or why it would skip it."""
+
+    cert_name: str
+    service: str
+    action: str  # policy.Action's value
+    why_not: str  # empty when the action would run
+    days_left: int | None
+    disk_error: str | None
+    failed = False
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An action was needed but the attempt gate held it back."""
+
+    cert_name: str
+    action: str  # policy.Action's value
+    why: str
+    # True when the last attempt failed: the run then fails too, so cron mails it.
+    still_failing: bool = False
+    last_attempt: datetime | None = None
+    failed_step: str | None = None
+    last_error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.still_failing
+
+
+@dataclass(frozen=True)
+class Warned:
+    """An expiry WARNING was sent (or, in a dry run, would be)."""
+
+    cert_name: str
+    days_left: int
+    sent: bool
+    failed = False
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """Something around the story failed: state not saved, a notice not spooled."""
+
+    text: str
+    failed = True
+
+
+Outcome = Acted | WouldAct | Skipped | Warned | Trouble

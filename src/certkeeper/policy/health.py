@@ -1,0 +1,116 @@
+"""The state of one (certificate, domain) row, and the exit code `status` derives from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from certkeeper.policy.expiry import scaled_warn_days
+from certkeeper.policy.renewal import AriWindow, days_left, earliest, is_due
+from certkeeper.x509info import CertInfo
+
+
+class Health(StrEnum):
+    """What `status` says of a row. (Not state.State, which is what runs remember.)"""
+
+    OK = "OK"
+    DUE = "DUE"
+    EXPIRED = "EXPIRED"
+    MISMATCH = "MISMATCH"
+    NOT_COVERED = "NOT_COVERED"
+    UNREACHABLE = "UNREACHABLE"
+    MISSING = "MISSING"
+    MONITOR = "MONITOR"
+
+
+class MonitorState(StrEnum):
+    """The second half of MONITOR/...: a certificate someone else renews, by warn_days."""
+
+    OK = "OK"
+    WARN = "WARN"
+    EXPIRED = "EXPIRED"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    state: Health
+    monitor: MonitorState | None
+    days_left: int | None
+    reason: str
+
+
+def assess(
+    domain: str,
+    served: CertInfo | None,
+    probe_error: str | None,
+    disk: CertInfo | None,
+    *,
+    monitor_only: bool,
+    renewal_days: int,
+    warn_days: tuple[int, ...],
+    now: datetime,
+    disk_error: str | None = None,
+    ari: AriWindow | None = None,
+) -> Assessment:
+    """The state of one (certificate, domain) row, most urgent finding first.
+
+    `disk_error` says why an existing lineage could not be read (a malformed certificate
+    costs its own rows, and says so), None when there is simply no lineage. `ari` is the
+    CA's window for the deciding certificate, when it has one.
+    """
+    deciding = earliest(served, disk)
+    left = days_left(deciding.not_after, now) if deciding else None
+    if monitor_only:
+        return _assess_monitor(served, probe_error, disk, warn_days, now, left)
+    if disk is None:
+        return Assessment(Health.MISSING, None, left, disk_error or "no certbot lineage on disk")
+    if served is None:
+        return Assessment(Health.UNREACHABLE, None, left, probe_error or "no answer")
+    if not served.covers(domain):
+        return Assessment(Health.NOT_COVERED, None, left, f"served certificate lacks {domain}")
+    if served.serial != disk.serial:
+        return Assessment(
+            Health.MISMATCH, None, left, "nginx serves another certificate than the one on disk"
+        )
+    assert deciding is not None
+    if deciding.not_after <= now:
+        return Assessment(Health.EXPIRED, None, left, "expired")
+    if is_due(deciding, renewal_days, now, ari):
+        return Assessment(Health.DUE, None, left, "inside the renewal window")
+    return Assessment(Health.OK, None, left, "")
+
+
+def _assess_monitor(
+    served: CertInfo | None,
+    probe_error: str | None,
+    disk: CertInfo | None,
+    warn_days: tuple[int, ...],
+    now: datetime,
+    left: int | None,
+) -> Assessment:
+    if served is None and disk is None:
+        return Assessment(Health.UNREACHABLE, None, None, probe_error or "no answer")
+    deciding = earliest(served, disk)
+    assert deciding is not None and left is not None
+    if deciding.not_after <= now:
+        return Assessment(Health.MONITOR, MonitorState.EXPIRED, left, "expired")
+    scaled = scaled_warn_days(warn_days, deciding.not_after - deciding.not_before)
+    if scaled and left <= max(scaled):
+        return Assessment(Health.MONITOR, MonitorState.WARN, left, f"expires in {left} days")
+    return Assessment(Health.MONITOR, MonitorState.OK, left, "")
+
+
+_BAD = {Health.EXPIRED, Health.UNREACHABLE, Health.MISSING, Health.MISMATCH, Health.NOT_COVERED}
+
+
+def status_exit_code(assessments: Iterable[Assessment]) -> int:
+    """Monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL (3 UNKNOWN is config)."""
+    code = 0
+    for a in assessments:
+        if a.state in _BAD or a.monitor is MonitorState.EXPIRED:
+            return 2
+        if a.state is Health.DUE or a.monitor is MonitorState.WARN:
+            code = 1
+    return code
