@@ -317,6 +317,11 @@ def _tree(root: int, before: set[int]) -> set[int]:
     return {p for p in found if table[p][1] not in ("Z", "X")}
 
 
+def _living(pids: set[int]) -> set[int]:
+    table = _proc_table()
+    return {p for p in pids if p in table and table[p][1] not in ("Z", "X")}
+
+
 def _signal_all(pids: Iterable[int], sig: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -326,16 +331,23 @@ def _signal_all(pids: Iterable[int], sig: int) -> None:
 def _kill_tree(child: subprocess.Popen[bytes], before: set[int]) -> None:
     """SIGTERM the command's group and tree, then SIGKILL whatever is left, until nothing
     of it is alive. The process group alone misses anything that called setsid."""
+    # The tree is read before the group is signalled: once the command dies, a helper
+    # in a session of its own goes to init, out of reach unless we are its subreaper
+    # (only the command line entry point is; a library caller is not).
+    # Every pid seen stays a target until it is dead, for the same reason.
+    seen = _tree(child.pid, before)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signal.SIGTERM)
-    _signal_all(_tree(child.pid, before), signal.SIGTERM)
+    seen |= _tree(child.pid, before)
+    _signal_all(seen, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         child.wait(timeout=_TERM_GRACE_SECONDS)
     # A tree that forks while being killed needs more than one pass; bounded anyway.
     for _ in range(50):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, signal.SIGKILL)
-        alive = _tree(child.pid, before) - ({child.pid} if child.poll() is not None else set())
+        seen |= _tree(child.pid, before)
+        alive = _living(seen) - ({child.pid} if child.poll() is not None else set())
         if not alive:
             break
         _signal_all(alive, signal.SIGKILL)
