@@ -176,14 +176,20 @@ def send(
         # OSError covers ssl.SSLError and TimeoutError; ValueError covers UnicodeError.
         out.permanent, out.detail = _failure(exc, settings, deadline)
     finally:
-        if client is not None:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+        hang_up(client)
         deadline.close()
     out.transcript.append(("delivered: " if out.ok else "failed: ") + out.detail)
     return out
+
+
+def hang_up(client: smtplib.SMTP | None) -> None:
+    """QUIT politely, or just close when the connection is already broken."""
+    if client is None:
+        return
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 def _open(

@@ -9,6 +9,7 @@ import ssl
 from certkeeper.actions.doctor.base import Options, Result, clean
 from certkeeper.config import Config
 from certkeeper.notify import outbox
+from certkeeper.notify.smtp import hang_up
 
 
 def _ehlo(cfg: Config) -> str | None:
@@ -30,11 +31,7 @@ def _ehlo(cfg: Config) -> str | None:
     except (smtplib.SMTPException, OSError, ssl.SSLError, ValueError, UnicodeError) as exc:
         return clean(str(exc) or type(exc).__name__, 200)
     finally:
-        if client is not None:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+        hang_up(client)
 
 
 def check_notify(cfg: Config, opts: Options) -> Result:
