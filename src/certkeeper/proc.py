@@ -172,33 +172,16 @@ def run(
     log = get_logger()
     log.info("run", argv=list(shown), timeout=timeout)
     started = time.monotonic()
-    merged_env = dict(os.environ)
-    if env:
-        merged_env.update(env)
     reaper.adopt_if_wanted()
     before = _children(os.getpid())
     try:
-        child = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=merged_env,
-            start_new_session=True,
-        )
+        child = _spawn(args, env)
     except OSError as exc:
         reason = redact(str(exc.strerror or exc), args)
         log.error("run.failed", argv=list(shown), error=reason)
         return Result(shown, 127, "", f"cannot run {shown[0]}: {reason}", False, 0.0, timeout)
     out, err = _Tail(OUTPUT_TAIL_BYTES), _Tail(OUTPUT_TAIL_BYTES)
-    deadline = started + timeout
-    timed_out = _read_until_done(child, out, err, deadline)
-    if not timed_out:
-        try:
-            # The pipes may close before the process ends (it closed them itself).
-            child.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            timed_out = True
+    timed_out = _wait(child, out, err, started + timeout)
     if timed_out:
         _kill_tree(child, before)
     _reap_orphans(before, child.pid)
@@ -221,6 +204,34 @@ def run(
         output_bytes_dropped=out.dropped + err.dropped,
     )
     return result
+
+
+def _spawn(args: tuple[str, ...], env: Mapping[str, str] | None) -> subprocess.Popen[bytes]:
+    """Start the command in a session of its own (so its group can be killed), with no
+    stdin: nothing certkeeper runs may wait for a person. Never through a shell."""
+    merged_env = dict(os.environ)
+    if env:
+        merged_env.update(env)
+    return subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=merged_env,
+        start_new_session=True,
+    )
+
+
+def _wait(child: subprocess.Popen[bytes], out: _Tail, err: _Tail, deadline: float) -> bool:
+    """Read the output and wait for the command; True when the deadline passed first."""
+    if _read_until_done(child, out, err, deadline):
+        return True
+    try:
+        # The pipes may close before the process ends (it closed them itself).
+        child.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return True
+    return False
 
 
 def _read_until_done(
@@ -306,6 +317,11 @@ def _tree(root: int, before: set[int]) -> set[int]:
     return {p for p in found if table[p][1] not in ("Z", "X")}
 
 
+def _living(pids: set[int]) -> set[int]:
+    table = _proc_table()
+    return {p for p in pids if p in table and table[p][1] not in ("Z", "X")}
+
+
 def _signal_all(pids: Iterable[int], sig: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -315,16 +331,23 @@ def _signal_all(pids: Iterable[int], sig: int) -> None:
 def _kill_tree(child: subprocess.Popen[bytes], before: set[int]) -> None:
     """SIGTERM the command's group and tree, then SIGKILL whatever is left, until nothing
     of it is alive. The process group alone misses anything that called setsid."""
+    # The tree is read before the group is signalled: once the command dies, a helper
+    # in a session of its own goes to init, out of reach unless we are its subreaper
+    # (only the command line entry point is; a library caller is not).
+    # Every pid seen stays a target until it is dead, for the same reason.
+    seen = _tree(child.pid, before)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signal.SIGTERM)
-    _signal_all(_tree(child.pid, before), signal.SIGTERM)
+    seen |= _tree(child.pid, before)
+    _signal_all(seen, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         child.wait(timeout=_TERM_GRACE_SECONDS)
     # A tree that forks while being killed needs more than one pass; bounded anyway.
     for _ in range(50):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, signal.SIGKILL)
-        alive = _tree(child.pid, before) - ({child.pid} if child.poll() is not None else set())
+        seen |= _tree(child.pid, before)
+        alive = _living(seen) - ({child.pid} if child.poll() is not None else set())
         if not alive:
             break
         _signal_all(alive, signal.SIGKILL)

@@ -53,6 +53,9 @@ _TRUE = ("1", "yes", "true", "on")
 _FALSE = ("0", "no", "false", "off")
 
 DROP_IN_HINT = "add it to ReadWritePaths= in a drop-in: systemctl edit certkeeper.service"
+_HOME_HINT = (
+    "move it out of /home, /root and /run/user, or set ProtectHome=read-only and " + DROP_IN_HINT
+)
 
 
 @dataclass(frozen=True)
@@ -115,45 +118,52 @@ def can_write(unit: UnitSandbox, path: str | Path) -> Verdict:
     target = _norm(str(path))
     if not target.startswith("/"):
         return Verdict(False, f"{target} is not an absolute path", "use an absolute path")
-    hidden: list[tuple[int, Verdict]] = []
+    hidden = [(_depth(top), v) for top, v in _hiding(unit) if _under(target, top)]
+    if hidden:
+        return min(hidden, key=lambda rule: rule[0])[1]
     # (depth, rank, verdict); rank breaks ties on the same path: most restrictive first.
-    rules: list[tuple[int, int, Verdict]] = []
+    rules = [(_depth(top), rank, v) for top, rank, v in _layers(unit) if _under(target, top)]
+    if not rules:
+        return Verdict(True)
+    rules.sort(key=lambda rule: (-rule[0], rule[1]))
+    return rules[0][2]
 
-    def depth(top: str) -> int:
-        return 0 if top == "/" else top.count("/")
 
-    def hide(top: str, verdict: Verdict) -> None:
-        if _under(target, top):
-            hidden.append((depth(top), verdict))
+def _depth(top: str) -> int:
+    return 0 if top == "/" else top.count("/")
 
-    def add(top: str, rank: int, verdict: Verdict) -> None:
-        if _under(target, top):
-            rules.append((depth(top), rank, verdict))
 
+def _hiding(unit: UnitSandbox) -> list[tuple[str, Verdict]]:
+    """(subtree, verdict) for every setting that hides a subtree from the service."""
+    found: list[tuple[str, Verdict]] = []
     home = f"ProtectHome={unit.protect_home}"
-    home_hint = (
-        "move it out of /home, /root and /run/user, or set ProtectHome=read-only and "
-        + DROP_IN_HINT
-    )
     for top in _HOME_DIRS:
         if unit.protect_home == "yes":
-            hide(top, Verdict(False, f"{home} makes {top} inaccessible", home_hint))
+            found.append((top, Verdict(False, f"{home} makes {top} inaccessible", _HOME_HINT)))
         elif unit.protect_home == "tmpfs":
             lost = f"{home} hides {top} behind an empty tmpfs, so writes are lost"
-            hide(top, Verdict(False, lost, home_hint))
-        elif unit.protect_home == "read-only":
-            add(top, 1, Verdict(False, f"{home} makes {top} read-only", DROP_IN_HINT))
+            found.append((top, Verdict(False, lost, _HOME_HINT)))
     if unit.private_tmp:
         for top in _TMP_DIRS:
             # The service gets its own empty /tmp: nginx never sees what it writes there,
             # and it is gone after the run. No ReadWritePaths= line changes that.
             private = f"PrivateTmp=yes gives the service its own {top}, emptied after each run"
-            hide(top, Verdict(False, private, "move it out of /tmp and /var/tmp"))
+            found.append((top, Verdict(False, private, "move it out of /tmp and /var/tmp")))
     for top in unit.inaccessible:
-        hide(top, Verdict(False, f"InaccessiblePaths={top} hides it", "remove that entry"))
-    if hidden:
-        return min(hidden, key=lambda rule: rule[0])[1]
+        found.append(
+            (top, Verdict(False, f"InaccessiblePaths={top} hides it", "remove that entry"))
+        )
+    return found
 
+
+def _layers(unit: UnitSandbox) -> list[tuple[str, int, Verdict]]:
+    """(subtree, rank, verdict) for every setting that makes a subtree read-only or
+    writable; rank 1 (read-only) wins over rank 2 (writable) on the same subtree."""
+    found: list[tuple[str, int, Verdict]] = []
+    if unit.protect_home == "read-only":
+        home = f"ProtectHome={unit.protect_home}"
+        for top in _HOME_DIRS:
+            found.append((top, 1, Verdict(False, f"{home} makes {top} read-only", DROP_IN_HINT)))
     setting = f"ProtectSystem={unit.protect_system}"
     for top in _SYSTEM_READ_ONLY.get(unit.protect_system, ()):
         reason = (
@@ -161,18 +171,15 @@ def can_write(unit: UnitSandbox, path: str | Path) -> Verdict:
             if top == "/"
             else f"{setting} makes {top} read-only"
         )
-        add(top, 1, Verdict(False, reason, DROP_IN_HINT))
+        found.append((top, 1, Verdict(False, reason, DROP_IN_HINT)))
     if unit.protect_system == "strict":
-        for top in _API_DIRS:
-            add(top, 2, Verdict(True))
+        found.extend((top, 2, Verdict(True)) for top in _API_DIRS)
     for top in unit.read_only:
-        add(top, 1, Verdict(False, f"ReadOnlyPaths={top} makes it read-only", DROP_IN_HINT))
-    for top in unit.read_write:
-        add(top, 2, Verdict(True))
-    if not rules:
-        return Verdict(True)
-    rules.sort(key=lambda rule: (-rule[0], rule[1]))
-    return rules[0][2]
+        found.append(
+            (top, 1, Verdict(False, f"ReadOnlyPaths={top} makes it read-only", DROP_IN_HINT))
+        )
+    found.extend((top, 2, Verdict(True)) for top in unit.read_write)
+    return found
 
 
 # --------------------------------------------------------------------- parsing

@@ -11,6 +11,7 @@ import pytest
 
 from certkeeper import certbot
 from certkeeper.actions import doctor
+from certkeeper.actions.doctor import host
 
 
 def test_control_characters_and_bidi_overrides_are_shown_escaped() -> None:
@@ -37,10 +38,10 @@ def test_only_an_uncommented_cron_line_running_check_counts(tmp_path: Path) -> N
         "# 0 3,15 * * * root /usr/bin/certkeeper check\nMAILTO=ops@example.com\n"
         "0 4 * * * root /usr/bin/certkeeper status\n"
     )
-    assert doctor._cron_line(cron) is None
+    assert host.cron_line(cron) is None
     cron.write_text(cron.read_text() + "0 3,15 * * * root /usr/bin/certkeeper check --only shop\n")
-    assert doctor._cron_line(cron) == "0 3,15 * * * root /usr/bin/certkeeper check --only shop"
-    assert doctor._cron_line(tmp_path / "absent") is None
+    assert host.cron_line(cron) == "0 3,15 * * * root /usr/bin/certkeeper check --only shop"
+    assert host.cron_line(tmp_path / "absent") is None
 
 
 def test_webroot_map_is_read_from_its_subsection(tmp_path: Path) -> None:

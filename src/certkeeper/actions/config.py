@@ -47,7 +47,7 @@ def validate(cfg: Config, root: Path) -> Validation:
 def config_warnings(cfg: Config) -> list[str]:
     """`config validate`'s look at the lineages on disk (none for a lineage not issued yet)."""
     from certkeeper.actions.status import window_warnings
-    from certkeeper.survey import read_disk
+    from certkeeper.certbot import read_disk
 
     return window_warnings(
         (svc, lin, read_disk(cfg, lin.cert_name)[0]) for svc in cfg.services for lin in svc.lineages

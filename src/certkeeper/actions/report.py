@@ -240,48 +240,55 @@ def merge(hosts: list[HostStatus], errors: list[str], now: datetime, max_age: ti
             newest[status.host] = status
     fleet.hosts = sorted(newest.values(), key=lambda h: h.host)
     for status in fleet.hosts:
-        age = now - status.generated_at
-        stale = age > max_age
+        stale = now - status.generated_at > max_age
         if stale:
             fleet.stale_hosts.add(status.host)
-        said = f"status from {status.generated_at:%Y-%m-%d %H:%M} UTC, {age_text(age)} old"
-        if stale and not status.rows:
-            fleet.rows.append(
-                FleetRow(status.host, "-", "-", "-", STALE, "-", None, None, None, said)
-            )
-        for row in status.rows:
-            label = _label(row)
-            reason = row.get("reason")
-            note = reason if isinstance(reason, str) else ""
-            if stale:
-                note = f"{said}; it said {label}" + (f": {note}" if note else "")
-            elif _rank(label) == _RANK_UNKNOWN:
-                note = f"unknown state {label!r} (a newer certkeeper?)"
-            fleet.rows.append(
-                FleetRow(
-                    host=status.host,
-                    service=row["service"],
-                    cert_name=row["cert_name"],
-                    domain=row["domain"],
-                    state=STALE if stale else label,
-                    reported_state=label,
-                    days_left=row.get("days_left"),
-                    served_not_after=_when(row, "served"),
-                    disk_not_after=_when(row, "disk"),
-                    note=note,
-                )
-            )
-    fleet.rows.sort(
-        key=lambda r: (
-            r.rank,
-            -(10**9) if r.days_left is None else r.days_left,
-            r.host,
-            r.service,
-            r.cert_name,
-            r.domain,
-        )
-    )
+        fleet.rows.extend(_host_rows(status, now, stale))
+    fleet.rows.sort(key=_worst_first)
     return fleet
+
+
+def _host_rows(status: HostStatus, now: datetime, stale: bool) -> list[FleetRow]:
+    """One host's rows; a stale host's states become STALE, with what it last said."""
+    age = now - status.generated_at
+    said = f"status from {status.generated_at:%Y-%m-%d %H:%M} UTC, {age_text(age)} old"
+    if stale and not status.rows:
+        return [FleetRow(status.host, "-", "-", "-", STALE, "-", None, None, None, said)]
+    rows = []
+    for row in status.rows:
+        label = _label(row)
+        reason = row.get("reason")
+        note = reason if isinstance(reason, str) else ""
+        if stale:
+            note = f"{said}; it said {label}" + (f": {note}" if note else "")
+        elif _rank(label) == _RANK_UNKNOWN:
+            note = f"unknown state {label!r} (a newer certkeeper?)"
+        rows.append(
+            FleetRow(
+                host=status.host,
+                service=row["service"],
+                cert_name=row["cert_name"],
+                domain=row["domain"],
+                state=STALE if stale else label,
+                reported_state=label,
+                days_left=row.get("days_left"),
+                served_not_after=_when(row, "served"),
+                disk_not_after=_when(row, "disk"),
+                note=note,
+            )
+        )
+    return rows
+
+
+def _worst_first(r: FleetRow) -> tuple[int, int, str, str, str, str]:
+    return (
+        r.rank,
+        -(10**9) if r.days_left is None else r.days_left,
+        r.host,
+        r.service,
+        r.cert_name,
+        r.domain,
+    )
 
 
 # -------------------------------------------------------------------- rendering

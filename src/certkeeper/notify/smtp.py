@@ -164,84 +164,109 @@ def send(
     before QUIT: the outbox marks the notice sent there, so that a kill after that
     instant cannot make the next run send it again."""
     out = SendOutcome(ok=False)
-    log = out.transcript
-    timeout = settings.timeout_seconds
-    deadline = _Deadline(timeout)
-    too_slow = (
-        f"no answer from {settings.host}:{settings.port} within {timeout:g}s"
-        " (notify.smtp.timeout_seconds bounds the whole exchange)"
-    )
+    deadline = _Deadline(settings.timeout_seconds)
     client: smtplib.SMTP | None = None
     try:
         context = ssl.create_default_context()
         client = _SMTPS(deadline, context) if settings.security == "tls" else _SMTP(deadline)
-        code, greeting = client.connect(settings.host, settings.port)
-        if code != 220:
-            # What smtplib.SMTP(host) checks itself; connect() alone does not.
-            raise _Refused("greeting", code, greeting)
-        log.append(f"connected to {settings.host}:{settings.port} ({settings.security})")
-        code, reply = client.ehlo()
-        log.append(f"EHLO: {code}")
-        if settings.security == "starttls":
-            code, starttls_reply = client.starttls(context=context)
-            log.append(f"STARTTLS: {code} {_text(starttls_reply)}")
-            client.ehlo()
-        password = read_password(settings)
-        if settings.username and password is not None:
-            code, login_reply = _login(client, settings.username, password)
-            log.append(f"AUTH: {code} {_text(login_reply)}")
-        code, reply = client.mail(sender)
-        log.append(f"MAIL FROM:<{sender}>: {code} {_text(reply)}")
-        if code != 250:
-            raise _Refused("MAIL FROM", code, reply)
-        for rcpt in rcpts:
-            code, reply = client.rcpt(rcpt)
-            log.append(f"RCPT TO:<{rcpt}>: {code} {_text(reply)}")
-            if code not in (250, 251):
-                raise _Refused(f"RCPT TO:<{rcpt}>", code, reply)
-        code, reply = client.data(data)
-        if deadline.fired:
-            # smtplib takes a reply cut short by the shutdown ("250 " and EOF) for a
-            # whole one; only a reply that came before the deadline counts as delivered.
-            raise TimeoutError
-        if code == 250 and on_accepted is not None:
-            on_accepted()
-        log.append(f"DATA: {code} {_text(reply)}")
-        if code != 250:
-            raise _Refused("DATA", code, reply)
+        _open(client, settings, context, out.transcript)
+        out.detail = _transfer(client, deadline, data, sender, rcpts, on_accepted, out.transcript)
         out.ok = True
-        out.detail = f"{code} {_text(reply)}"
-    except _Refused as exc:
-        out.permanent = 500 <= exc.code < 600
-        out.detail = str(exc)
-    except _BadCredentials as exc:
-        out.permanent = True
-        out.detail = f"AUTH not attempted: {exc}"
-    except smtplib.SMTPAuthenticationError as exc:
-        out.permanent = True
-        out.detail = f"AUTH refused: {exc.smtp_code} {_text(exc.smtp_error)}"
-    except smtplib.SMTPResponseException as exc:
-        out.permanent = 500 <= exc.smtp_code < 600
-        out.detail = f"server said {exc.smtp_code} {_text(exc.smtp_error)}"
-    except TimeoutError:
-        out.detail = too_slow
-    except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+    except (_Refused, _BadCredentials, smtplib.SMTPException, OSError, ValueError) as exc:
+        # OSError covers ssl.SSLError and TimeoutError; ValueError covers UnicodeError.
+        out.permanent, out.detail = _failure(exc, settings, deadline)
+    finally:
+        hang_up(client)
+        deadline.close()
+    out.transcript.append(("delivered: " if out.ok else "failed: ") + out.detail)
+    return out
+
+
+def hang_up(client: smtplib.SMTP | None) -> None:
+    """QUIT politely, or just close when the connection is already broken."""
+    if client is None:
+        return
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
+
+
+def _open(
+    client: smtplib.SMTP, settings: SmtpSettings, context: ssl.SSLContext, log: list[str]
+) -> None:
+    """Connect, EHLO, STARTTLS and AUTH as the settings ask; raises on a refusal."""
+    code, greeting = client.connect(settings.host, settings.port)
+    if code != 220:
+        # What smtplib.SMTP(host) checks itself; connect() alone does not.
+        raise _Refused("greeting", code, greeting)
+    log.append(f"connected to {settings.host}:{settings.port} ({settings.security})")
+    code, _ = client.ehlo()
+    log.append(f"EHLO: {code}")
+    if settings.security == "starttls":
+        code, starttls_reply = client.starttls(context=context)
+        log.append(f"STARTTLS: {code} {_text(starttls_reply)}")
+        client.ehlo()
+    password = read_password(settings)
+    if settings.username and password is not None:
+        code, login_reply = _login(client, settings.username, password)
+        log.append(f"AUTH: {code} {_text(login_reply)}")
+
+
+def _transfer(
+    client: smtplib.SMTP,
+    deadline: _Deadline,
+    data: bytes,
+    sender: str,
+    rcpts: list[str],
+    on_accepted: Callable[[], None] | None,
+    log: list[str],
+) -> str:
+    """MAIL, RCPT and DATA; the server's acceptance, or raises on a refusal."""
+    code, reply = client.mail(sender)
+    log.append(f"MAIL FROM:<{sender}>: {code} {_text(reply)}")
+    if code != 250:
+        raise _Refused("MAIL FROM", code, reply)
+    for rcpt in rcpts:
+        code, reply = client.rcpt(rcpt)
+        log.append(f"RCPT TO:<{rcpt}>: {code} {_text(reply)}")
+        if code not in (250, 251):
+            raise _Refused(f"RCPT TO:<{rcpt}>", code, reply)
+    code, reply = client.data(data)
+    if deadline.fired:
+        # smtplib takes a reply cut short by the shutdown ("250 " and EOF) for a
+        # whole one; only a reply that came before the deadline counts as delivered.
+        raise TimeoutError
+    if code == 250 and on_accepted is not None:
+        on_accepted()
+    log.append(f"DATA: {code} {_text(reply)}")
+    if code != 250:
+        raise _Refused("DATA", code, reply)
+    return f"{code} {_text(reply)}"
+
+
+def _failure(exc: Exception, settings: SmtpSettings, deadline: _Deadline) -> tuple[bool, str]:
+    """(permanent, detail) for what went wrong: 5xx and bad credentials are permanent
+    (retrying cannot help), network trouble and timeouts are not."""
+    too_slow = (
+        f"no answer from {settings.host}:{settings.port} within {deadline.seconds:g}s"
+        " (notify.smtp.timeout_seconds bounds the whole exchange)"
+    )
+    if isinstance(exc, _Refused):
+        return 500 <= exc.code < 600, str(exc)
+    if isinstance(exc, _BadCredentials):
+        return True, f"AUTH not attempted: {exc}"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return True, f"AUTH refused: {exc.smtp_code} {_text(exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 500 <= exc.smtp_code < 600, f"server said {exc.smtp_code} {_text(exc.smtp_error)}"
+    if isinstance(exc, TimeoutError):
+        return False, too_slow
+    if isinstance(exc, smtplib.SMTPException | OSError):
         # smtplib reports a read timeout as "Connection unexpectedly closed: timed out";
         # the watchdog's shutdown shows up as a closed connection.
         if deadline.fired or "timed out" in str(exc):
-            out.detail = too_slow
-        else:
-            out.detail = f"cannot talk to {settings.host}:{settings.port}: {exc}"
-    except (ValueError, UnicodeError) as exc:
-        # Whatever a hostile server reply or address provokes in smtplib: an outcome too.
-        out.permanent = True
-        out.detail = f"cannot deliver: {type(exc).__name__}: {exc}"[:300]
-    finally:
-        if client is not None:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
-        deadline.close()
-    log.append(("delivered: " if out.ok else "failed: ") + out.detail)
-    return out
+            return False, too_slow
+        return False, f"cannot talk to {settings.host}:{settings.port}: {exc}"
+    # Whatever a hostile server reply or address provokes in smtplib: an outcome too.
+    return True, f"cannot deliver: {type(exc).__name__}: {exc}"[:300]

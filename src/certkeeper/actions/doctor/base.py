@@ -1,0 +1,80 @@
+"""What every doctor check shares: the `Result` it returns, the `Options` it runs with,
+the escaping of text that came from the network or a log, and a few constants."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from certkeeper import names
+from certkeeper.config import Config, Lineage, Service
+
+DEFAULT_BUDGET_SECONDS = 20.0
+CHALLENGE_PATH = "/.well-known/acme-challenge/"
+
+
+@dataclass(frozen=True)
+class Result:
+    check: str  # stable id: config, dns, http01, webroot, nginx, lineage, ...
+    title: str  # what a person reads
+    subject: str  # the cert_name for per-certificate checks, "" for host-wide ones
+    ok: bool
+    finding: str
+    fix: str = ""
+    details: tuple[str, ...] = ()  # extra lines (the certbot log), already escaped
+
+
+@dataclass(frozen=True)
+class Options:
+    resolve: Mapping[str, str] = field(default_factory=dict)
+    send_test: bool = False
+    budget: float = DEFAULT_BUDGET_SECONDS
+    # Where the host's system files live: "/" except in tests (CERTKEEPER_SYSTEMD_ROOT).
+    root: Path = Path("/")
+    # This certkeeper as `install-hook` would write it into the hook script.
+    certkeeper_argv: tuple[str, ...] = ("certkeeper",)
+    config_arg: str | None = None
+
+
+def clean(text: str, limit: int = 600) -> str:
+    """Printable text only: control characters, escape sequences and bidi overrides from
+    the network or certbot's log are shown as \\x1b-style escapes, never interpreted
+    (terminal.line, the one escaping function), and cut at `limit` characters."""
+    from certkeeper.terminal import line
+
+    return line(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+def one_line(text: str, limit: int = 600) -> str:
+    return clean(" | ".join(line.strip() for line in text.splitlines() if line.strip()), limit)
+
+
+def lineage_ids(svc: Service, lin: Lineage) -> str:
+    """The --only argument that selects this lineage in a fix a person copies."""
+    return f"--only {svc.name}" if len(svc.lineages) == 1 else f"--only {lin.cert_name}"
+
+
+def local_address(cfg: Config) -> str:
+    """Where this host's own nginx answers, as the probe settings say."""
+    mode = cfg.probe.connect_host
+    return names.LOOPBACK if mode in (names.PROBE_LOCAL, names.PROBE_DNS) else mode
+
+
+def parse_resolve(values: tuple[str, ...]) -> dict[str, str]:
+    """`NAME:ADDR` pairs (curl's --resolve without the port); raises ValueError."""
+    found = {}
+    for value in values:
+        name, sep, addr = value.partition(":")
+        if not sep:
+            raise ValueError(f"{value!r}: expected NAME:ADDR, e.g. shop.example.com:203.0.113.7")
+        try:
+            found[names.dns_name(name, allow_wildcard=False)] = str(
+                ipaddress.ip_address(addr.strip("[]"))
+            )
+        except ValueError:
+            raise ValueError(
+                f"{value!r}: expected NAME:ADDR with a DNS name and an IP address"
+            ) from None
+    return found
