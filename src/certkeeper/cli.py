@@ -27,6 +27,7 @@ from certkeeper.cli_notify import notify_group
 from certkeeper.cli_views import metrics, report, status
 
 if TYPE_CHECKING:
+    from certkeeper.actions import doctor as doctor_action
     from certkeeper.config import Config
 
 
@@ -211,14 +212,6 @@ def doctor(
     from certkeeper.actions import doctor as doctor_action
     from certkeeper.errors import ConfigError
 
-    def emit(results: list[doctor_action.Result]) -> int:
-        if as_json:
-            say(doctor_action.as_json(results))
-        else:
-            for line in doctor_action.text(results):
-                say_line(line)
-        return doctor_action.exit_code(results)
-
     try:
         names = doctor_action.parse_resolve(resolve)
     except ValueError as exc:
@@ -230,7 +223,7 @@ def doctor(
             cfg = config.load(config.config_path(obj.config_arg))
             services = config.select(cfg, service)
         except ConfigError as exc:
-            return emit(doctor_action.config_failed(exc.problems))
+            return _doctor_said(doctor_action.config_failed(exc.problems), as_json)
         opts = doctor_action.Options(
             resolve=names,
             send_test=send_test,
@@ -239,9 +232,18 @@ def doctor(
             certkeeper_argv=tuple(this_certkeeper(obj)),
             config_arg=obj.config_arg,
         )
-        return emit(doctor_action.run(cfg, services, opts))
+        return _doctor_said(doctor_action.run(cfg, services, opts), as_json)
 
     guarded(body)
+
+
+def _doctor_said(results: list[doctor_action.Result], as_json: bool) -> int:
+    if as_json:
+        say(doctor_action.as_json(results))
+    else:
+        for line in doctor_action.text(results):
+            say_line(line)
+    return doctor_action.exit_code(results)
 
 
 @cli.group("config")

@@ -13,12 +13,18 @@ DEFAULT_CERTBOT_LOG = "/var/log/letsencrypt/letsencrypt.log"
 
 
 @dataclass(frozen=True)
-class Renewed:
-    """A renewal (or first issuance) that was verified end to end."""
+class _About:
+    """What every notice is about: one lineage, its names, and when it happened."""
 
     cert_name: str
     domains: tuple[str, ...]
     at: datetime
+
+
+@dataclass(frozen=True)
+class Renewed(_About):
+    """A renewal (or first issuance) that was verified end to end."""
+
     previous_expiry: datetime | None
     new_expiry: datetime
     new_not_before: datetime
@@ -34,12 +40,9 @@ class Renewed:
 
 
 @dataclass(frozen=True)
-class Failed:
+class Failed(_About):
     """Any renewal or deploy that did not end with nginx serving the new certificate."""
 
-    cert_name: str
-    domains: tuple[str, ...]
-    at: datetime
     current_expiry: datetime | None
     step: str
     output: str
@@ -52,12 +55,9 @@ class Failed:
 
 
 @dataclass(frozen=True)
-class Expiring:
+class Expiring(_About):
     """A certificate that crossed one of notify.warn_days without being renewed."""
 
-    cert_name: str
-    domains: tuple[str, ...]
-    at: datetime
     expiry: datetime
     threshold: int
     monitor_only: bool
@@ -70,12 +70,9 @@ class Expiring:
 
 
 @dataclass(frozen=True)
-class Reloaded:
+class Reloaded(_About):
     """nginx was serving an older certificate than the one on disk and has been reloaded."""
 
-    cert_name: str
-    domains: tuple[str, ...]
-    at: datetime
     stale_serials: tuple[str, ...]
     disk_expiry: datetime
     notes: tuple[str, ...] = field(default=())
