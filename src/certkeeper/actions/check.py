@@ -29,6 +29,7 @@ from certkeeper.actions.check_steps import (
     probe_for,
     recover,
 )
+from certkeeper.actions.common import unsent_warning
 from certkeeper.config import Config, Lineage, Service, select
 from certkeeper.log import get_logger
 from certkeeper.notify.events import Expiring, Failed, Renewed, new_nonce
@@ -255,16 +256,6 @@ class CheckResult:
     # What happened to each certificate, worded by render.check_lines before `lines`
     # and `problems` (which say what happened around them: the outbox, the state file).
     outcomes: list[Outcome] = field(default_factory=list)
-
-
-def unsent_warning(cfg: Config) -> str | None:
-    """A host without notify.to renews silently: nobody would hear of an ERROR."""
-    if cfg.notify.to is not None:
-        return None
-    return (
-        f"notify.to is not set in {cfg.path}: notices go nowhere, so no SUCCESS, ERROR or "
-        "WARNING card reaches the team; set notify.to to the board's address"
-    )
 
 
 def jitter_seconds(cfg: Config, no_jitter: bool, dry_run: bool, interactive: bool) -> float:

@@ -31,7 +31,7 @@ def validate(cfg: Config, root: Path) -> Validation:
     """Look at the disk (lineages) and the unit installed under `root` for what a valid
     file still gets wrong: said now instead of by certbot at 03:00."""
     from certkeeper import sandbox
-    from certkeeper.actions.check import unsent_warning
+    from certkeeper.actions.common import unsent_warning
 
     unit = sandbox.installed_unit(root)
     return Validation(
@@ -46,7 +46,7 @@ def validate(cfg: Config, root: Path) -> Validation:
 
 def config_warnings(cfg: Config) -> list[str]:
     """`config validate`'s look at the lineages on disk (none for a lineage not issued yet)."""
-    from certkeeper.actions.status import window_warnings
+    from certkeeper.actions.common import window_warnings
     from certkeeper.certbot import read_disk
 
     return window_warnings(

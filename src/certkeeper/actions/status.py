@@ -6,17 +6,16 @@ windows it shows are the ones the last `check` cached (it never asks the CA).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from certkeeper import policy
-from certkeeper.config import Config, Lineage, Service, select
+from certkeeper.actions.common import window_warnings
+from certkeeper.config import Config, select
 
 if TYPE_CHECKING:
     from certkeeper.survey import Row
-    from certkeeper.x509info import CertInfo
 
 
 @dataclass
@@ -49,23 +48,3 @@ def run(cfg: Config, only: str | None, now: datetime) -> StatusResult:
         view=probe_view(cfg),
         generated_at=now,
     )
-
-
-def window_warnings(items: Iterable[tuple[Service, Lineage, CertInfo | None]]) -> list[str]:
-    """One warning per certificate whose service's certbot_renewal_days cannot be honoured.
-
-    Only for a service that sets the key itself: the default gives way to the
-    lifetime rule silently, a team's explicit choice does not.
-    """
-    seen: set[str] = set()
-    found: list[str] = []
-    for svc, lineage, cert in items:
-        if cert is None or lineage.cert_name in seen:
-            continue
-        seen.add(lineage.cert_name)
-        if not svc.enabled or not svc.renewal_days_set:
-            continue
-        text = policy.ignored_window_warning(svc.name, lineage.cert_name, svc.renewal_days, cert)
-        if text:
-            found.append(text)
-    return found
