@@ -104,8 +104,9 @@ def check(cfg: Config, only: str | None, no_jitter: bool, dry_run: bool, force: 
         interactive=sys.stdin.isatty(),
     )
     lines, problems = render.check_lines(result.outcomes)
-    lines += result.lines
-    problems += result.problems
+    delivered, undelivered = render.flushed(result.flushed, quiet=True)
+    lines += delivered + result.lines
+    problems += undelivered + result.problems
     if dry_run and not lines:
         lines = ["nothing to do: no certificate is due"]
     for line in result.warnings:
@@ -135,16 +136,18 @@ def deploy_hook(cfg: Config) -> int:
     reload; then probes that nginx serves the new certificate and notifies. Logs to
     syslog as certbot-deploy: journalctl -t certbot-deploy -n 50
     """
+    from certkeeper import render
     from certkeeper.actions.deploy_hook import deploy_hook as run_hook
     from certkeeper.errors import HookRefused
 
     try:
-        message, code = run_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
+        result = run_hook(cfg, os.environ.get("RENEWED_LINEAGE"))
     except HookRefused as exc:
         say_line(f"certkeeper deploy-hook: {exc}", err=True)
         return 2
-    say(message, err=code != 0)
-    return code
+    lines = [result.message, *render.undelivered(result.undelivered)]
+    say("\n".join(lines), err=result.exit_code != 0)
+    return result.exit_code
 
 
 @cli.command("install-hook")

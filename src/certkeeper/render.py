@@ -15,8 +15,9 @@ from certkeeper.times import iso_or_none as iso
 from certkeeper.times import minute
 
 if TYPE_CHECKING:
-    from certkeeper.actions.notify import Flushed, OutboxView
+    from certkeeper.actions.notify import OutboxView
     from certkeeper.actions.status import StatusResult
+    from certkeeper.notify import Flushed
 
 # By the enum member, never by the text of a cell: a monitor-only row is coloured by its
 # MonitorState (WARN), every other row by its Health.

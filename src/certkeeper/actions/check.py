@@ -32,6 +32,7 @@ from certkeeper.actions.check_steps import (
 from certkeeper.actions.common import unsent_warning
 from certkeeper.config import Config, Lineage, Service, select
 from certkeeper.log import get_logger
+from certkeeper.notify import Flushed, deliver
 from certkeeper.notify.events import Expiring, Failed, Renewed, new_nonce
 from certkeeper.outcomes import Outcome, Skipped, Trouble, Warned, WouldAct
 from certkeeper.state import CertRecord, State
@@ -256,6 +257,12 @@ class CheckResult:
     # What happened to each certificate, worded by render.check_lines before `lines`
     # and `problems` (which say what happened around them: the outbox, the state file).
     outcomes: list[Outcome] = field(default_factory=list)
+    # The outbox delivered after the renewals (not this run's own notices).
+    flushed: Flushed = field(default_factory=Flushed)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems or self.flushed.exit_code) or any(o.failed for o in self.outcomes)
 
 
 def jitter_seconds(cfg: Config, no_jitter: bool, dry_run: bool, interactive: bool) -> float:
@@ -286,7 +293,7 @@ def check(
         get_logger(command="check").info("jitter", seconds=round(delay, 1))
         time.sleep(delay)
     _locked_run(cfg, services, only, force, result)
-    result.exit_code = 1 if result.problems or any(o.failed for o in result.outcomes) else 0
+    result.exit_code = 1 if result.failed else 0
     return result
 
 
@@ -305,7 +312,7 @@ def _locked_run(
         # After the renewals: notification trouble (a dead relay, a bad password, a
         # broken message) must never stand between a due certificate and certbot.
         _flush_outbox(cfg, state, result, fresh={event_id(e) for e in report.events})
-        failed = bool(result.problems) or any(o.failed for o in result.outcomes)
+        failed = result.failed
         state.check_run = state_mod.CheckRun(now(), success=not failed)
         problem = _save(state)
         if problem:
@@ -348,18 +355,9 @@ def _write_metrics(
         get_logger(command="check").warning("metrics.unwritten", message=problem)
 
 
-def _flush_outbox(
-    cfg: Config, state: State, result: CheckResult, fresh: set[str] | None = None
-) -> None:
-    """Deliver what waits. Isolated: whatever goes wrong here is a problem line, never
-    an exception that would cost the run its state."""
-    from certkeeper import render
-    from certkeeper.actions.notify import deliver
-
+def _flush_outbox(cfg: Config, state: State, result: CheckResult, fresh: set[str]) -> None:
+    """Deliver what waits. Isolated: whatever goes wrong here comes back in `flushed`,
+    never as an exception that would cost the run its state."""
     flushed = deliver(cfg, state, now())
     # This run's own notices were already told as outcome lines.
-    told = fresh or set()
-    flushed = replace(flushed, delivered=[eid for eid in flushed.delivered if eid not in told])
-    lines, problems = render.flushed(flushed, quiet=True)
-    result.lines.extend(lines)
-    result.problems.extend(problems)
+    result.flushed = replace(flushed, delivered=[e for e in flushed.delivered if e not in fresh])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +29,12 @@ from certkeeper.x509info import CertInfo
 class HookResult:
     message: str
     event: Event | None = None
+    # (event id, the server's reason, permanent) for a notice the server did not take.
+    undelivered: list[tuple[str, str, bool]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if isinstance(self.event, Failed) else 0
 
 
 def lineage_name(cfg: Config, renewed_lineage: str | None) -> str:
@@ -101,9 +107,8 @@ def run(cfg: Config, renewed_lineage: str | None, at: datetime) -> HookResult:
     return HookResult(f"{cert_name}: {event.step} failed", event)
 
 
-def deploy_hook(cfg: Config, renewed_lineage: str | None) -> tuple[str, int]:
-    """The command: (what to print, exit code). Under the host lock unless `check` runs it."""
-    from certkeeper import render
+def deploy_hook(cfg: Config, renewed_lineage: str | None) -> HookResult:
+    """The command. Under the host lock unless `check` runs it."""
     from certkeeper import state as state_mod
     from certkeeper.lock import host_lock
     from certkeeper.notify import announce
@@ -115,17 +120,16 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> tuple[str, int]:
         # The check run that started certbot holds the lock and does the deploy itself.
         outcome = run(cfg, renewed_lineage, now())
         log.info("deploy_hook.skipped", message=outcome.message)
-        return outcome.message, 0
+        # check tells this story itself, so the hook says what it saw and succeeds.
+        return HookResult(outcome.message)
     with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
         outcome = run(cfg, renewed_lineage, now())
         log.info("deploy_hook", message=outcome.message)
         if outcome.event is None:
-            return outcome.message, 0
+            return outcome
         state = state_mod.load(cfg.state_dir, now())
         delivery = announce(cfg, state, [outcome.event], now())
         state.save(now())
-        lines = [outcome.message, *render.undelivered(delivery.failed)]
         if isinstance(outcome.event, Failed):
             log.error("deploy_hook.failed", message=outcome.event.output)
-            return "\n".join(lines), 1
-        return "\n".join(lines), 0
+        return replace(outcome, undelivered=list(delivery.failed))

@@ -5,40 +5,20 @@ Each function takes a loaded Config and returns a value; cli.py and render.py sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from certkeeper.config import Config
-from certkeeper.log import get_logger
+
+# `notify test` is the notify package's send_test: doctor --send-test uses it too.
+from certkeeper.notify import Flushed as Flushed
+from certkeeper.notify import Trial as Trial
+from certkeeper.notify import deliver as deliver
+from certkeeper.notify import send_test as send_test
 
 if TYPE_CHECKING:
-    from certkeeper.state import State
-
-
-class Trial(NamedTuple):
-    """`notify test`: delivered or not, and the SMTP exchange to show either way.
-
-    A tuple, so `ok, transcript = ...` keeps working for doctor's --send-test.
-    """
-
-    ok: bool
-    transcript: list[str]
-
-
-@dataclass
-class Flushed:
-    """What one delivery attempt of the whole outbox came to."""
-
-    delivered: list[str] = field(default_factory=list)
-    # (event id, the server's reason, permanent: REJECTED rather than not delivered yet)
-    undelivered: list[tuple[str, str, bool]] = field(default_factory=list)
-    # The attempt itself broke (not one notice's trouble): the reason, for a person.
-    broken: str | None = None
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.undelivered or self.broken else 0
+    pass
 
 
 @dataclass
@@ -60,29 +40,6 @@ class OutboxView:
         return 1 if self.quarantined else 0
 
 
-def send_test(cfg: Config, now: datetime) -> Trial:
-    """Send a test notice straight away, not through the outbox: the point is to see the
-    SMTP exchange now, and a test must never wait behind (or be retried with) real notices."""
-    from certkeeper.notify import sender
-    from certkeeper.notify.compose import TestNotice, compose
-    from certkeeper.notify.events import new_nonce
-    from certkeeper.notify.smtp import send
-
-    to = cfg.notify.to
-    if to is None:
-        return Trial(
-            False, [f"{cfg.path}: notify.to is not set: expected the Trello board's address"]
-        )
-    notice = TestNotice(hostname=cfg.hostname, at=now, nonce=new_nonce())
-    try:
-        msg = compose(notice, hostname=cfg.hostname, sender=sender(cfg), to=to)
-    except ValueError as exc:
-        # compose refuses a header it cannot write safely; say so instead of a traceback.
-        return Trial(False, [f"the test notice cannot be written: {exc}"])
-    outcome = send(cfg.notify.smtp, msg.as_bytes(), sender(cfg), [to])
-    return Trial(outcome.ok, outcome.transcript)
-
-
 def flush(cfg: Config, now: datetime) -> Flushed:
     """Deliver what waits in the outbox, under the host lock (check does the same)."""
     from certkeeper import state as state_mod
@@ -95,24 +52,6 @@ def flush(cfg: Config, now: datetime) -> Flushed:
         result = deliver(cfg, state, now)
         state.save(now)
     return result
-
-
-def deliver(cfg: Config, state: State, now: datetime) -> Flushed:
-    """One attempt at the whole outbox. Call with the host lock held.
-
-    Isolated: whatever goes wrong here comes back as `broken`, never as an exception
-    that would cost the caller its state (check calls this after its renewals)."""
-    from certkeeper.notify import outbox, sender
-
-    to = cfg.notify.to
-    if to is None or outbox.count(cfg.state_dir) == 0:
-        return Flushed()
-    try:
-        report = outbox.flush(cfg.state_dir, cfg.notify.smtp, state, now, sender(cfg), to)
-    except Exception as exc:  # isolation is the point: see the docstring
-        get_logger().exception("outbox.flush_failed", error=repr(exc)[:300])
-        return Flushed(broken=f"{type(exc).__name__}: {exc}")
-    return Flushed(delivered=list(report.sent), undelivered=list(report.failed))
 
 
 def outbox(cfg: Config, now: datetime) -> OutboxView:

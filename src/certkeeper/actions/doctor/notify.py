@@ -60,7 +60,7 @@ def check_notify(cfg: Config, opts: Options) -> Result:
     else:
         good.append(f"SMTP {smtp.host}:{smtp.port} answers EHLO")
     if opts.send_test and cfg.notify.to is not None:
-        from certkeeper.actions.notify import send_test
+        from certkeeper.notify import send_test
         from certkeeper.times import now
 
         delivered, transcript = send_test(cfg, now())
