@@ -12,10 +12,11 @@ from datetime import datetime
 from pathlib import Path
 
 from certkeeper import ari, names, policy
+from certkeeper.certcache import CertCache, der_key
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.probe import ProbeResult, Probes, Target, probe_many
 from certkeeper.state import AriRecord
-from certkeeper.x509info import CertInfo, read_file
+from certkeeper.x509info import MAX_CERT_FILE_BYTES, CertInfo, parse_pem_leaf
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,33 @@ def live_dir(cfg: Config, cert_name: str) -> Path:
     return cfg.certbot.config_dir / "live" / cert_name
 
 
-def read_disk(cfg: Config, cert_name: str) -> tuple[CertInfo | None, str | None]:
+def read_disk(
+    cfg: Config, cert_name: str, cache: CertCache | None = None
+) -> tuple[CertInfo | None, str | None]:
     """The lineage's certificate, or why not: None for no lineage at all, else the reason
     an existing one cannot be read (which must never be mistaken for "issue a new one")."""
+    cert, _, error = _read_disk(cfg, cert_name, cache or CertCache(None))
+    return cert, error
+
+
+def _read_disk(
+    cfg: Config, cert_name: str, cache: CertCache
+) -> tuple[CertInfo | None, str | None, str | None]:
+    """read_disk, plus the sha256 of the leaf's DER (to know it again when served)."""
+    from certkeeper.inputs import read_regular
+
     path = live_dir(cfg, cert_name) / "cert.pem"
     try:
-        return read_file(path), None
+        data = read_regular(path, MAX_CERT_FILE_BYTES)
+        known = cache.get(data)
+        if known is None:
+            info, der = parse_pem_leaf(data)
+            known = cache.put(data, info, der)
+        return known.info, known.der_sha256, None
     except FileNotFoundError:
-        return None, None
+        return None, None, None
     except (OSError, ValueError) as exc:
-        return None, f"cannot read {path}: {exc}"
+        return None, None, f"cannot read {path}: {exc}"
 
 
 def connect_host(cfg: Config, sni: str) -> str:
@@ -110,16 +128,23 @@ def survey(
     # (which also pays for importing the certificate parser).
     probes = start_probes(cfg, [dom for _, _, dom in pairs], trust=trust)
     try:
+        cache = CertCache(cfg.state_dir)
         disks = {
-            lin.cert_name: read_disk(cfg, lin.cert_name) for svc in services for lin in svc.lineages
+            lin.cert_name: _read_disk(cfg, lin.cert_name, cache)
+            for svc in services
+            for lin in svc.lineages
         }
+        # Whoever parsed a disk certificate remembers it for the next run (see certcache).
+        cache.save()
     except BaseException:
         probes.cancel()
         raise
-    results = probes.results()
+    # A served certificate whose DER is a disk certificate's DER *is* that certificate.
+    on_disk = {digest: cert for cert, digest, _ in disks.values() if cert and digest}
+    results = probes.results(lambda der: on_disk.get(der_key(der)) if on_disk else None)
     rows = []
     for (svc, lin, dom), result in zip(pairs, results, strict=True):
-        disk, disk_error = disks[lin.cert_name]
+        disk, _, disk_error = disks[lin.cert_name]
         # Only a certificate that names the domain counts: nginx's default server
         # answering for a name it does not serve yet says nothing about this lineage.
         deciding = policy.earliest(result.cert if result.covered else None, disk)
