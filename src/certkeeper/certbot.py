@@ -17,8 +17,9 @@ import re
 from pathlib import Path
 
 from certkeeper import proc
+from certkeeper.certcache import CertCache
 from certkeeper.config import Config, Lineage, Service
-from certkeeper.x509info import CertInfo, read_file
+from certkeeper.x509info import MAX_CERT_FILE_BYTES, CertInfo, parse_pem_leaf, read_file
 
 # Set for certbot's children so our own deploy hook knows the parent check run
 # will deploy and verify, and does not reload nginx or notify a second time.
@@ -73,16 +74,33 @@ def live_dir(cfg: Config, cert_name: str) -> Path:
     return cfg.certbot.config_dir / "live" / cert_name
 
 
-def read_disk(cfg: Config, cert_name: str) -> tuple[CertInfo | None, str | None]:
+def read_disk(
+    cfg: Config, cert_name: str, cache: CertCache | None = None
+) -> tuple[CertInfo | None, str | None]:
     """The lineage's certificate, or why not: None for no lineage at all, else the reason
     an existing one cannot be read (which must never be mistaken for "issue a new one")."""
+    cert, _, error = read_disk_keyed(cfg, cert_name, cache or CertCache(None))
+    return cert, error
+
+
+def read_disk_keyed(
+    cfg: Config, cert_name: str, cache: CertCache
+) -> tuple[CertInfo | None, str | None, str | None]:
+    """read_disk, plus the sha256 of the leaf's DER (to know it again when served)."""
+    from certkeeper.inputs import read_regular
+
     path = live_dir(cfg, cert_name) / "cert.pem"
     try:
-        return read_file(path), None
+        data = read_regular(path, MAX_CERT_FILE_BYTES)
+        known = cache.get(data)
+        if known is None:
+            info, der = parse_pem_leaf(data)
+            known = cache.put(data, info, der)
+        return known.info, known.der_sha256, None
     except FileNotFoundError:
-        return None, None
+        return None, None, None
     except (OSError, ValueError) as exc:
-        return None, f"cannot read {path}: {exc}"
+        return None, None, f"cannot read {path}: {exc}"
 
 
 def previous_cert(live: Path) -> CertInfo | None:

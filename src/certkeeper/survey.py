@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from certkeeper import ari, names, policy
-
-# certbot.py owns certbot's disk layout; re-exported for the modules that import them here.
-from certkeeper.certbot import live_dir as live_dir
-from certkeeper.certbot import read_disk as read_disk
+from certkeeper.certbot import read_disk_keyed
+from certkeeper.certcache import CertCache, der_key
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.probe import ProbeResult, Probes, Target, probe_many
 from certkeeper.state import AriRecord
@@ -97,16 +95,23 @@ def survey(
     # (which also pays for importing the certificate parser).
     probes = start_probes(cfg, [dom for _, _, dom in pairs], trust=trust)
     try:
+        cache = CertCache(cfg.state_dir)
         disks = {
-            lin.cert_name: read_disk(cfg, lin.cert_name) for svc in services for lin in svc.lineages
+            lin.cert_name: read_disk_keyed(cfg, lin.cert_name, cache)
+            for svc in services
+            for lin in svc.lineages
         }
+        # Whoever parsed a disk certificate remembers it for the next run (see certcache).
+        cache.save()
     except BaseException:
         probes.cancel()
         raise
-    results = probes.results()
+    # A served certificate whose DER is a disk certificate's DER *is* that certificate.
+    on_disk = {digest: cert for cert, digest, _ in disks.values() if cert and digest}
+    results = probes.results(lambda der: on_disk.get(der_key(der)) if on_disk else None)
     rows = []
     for (svc, lin, dom), result in zip(pairs, results, strict=True):
-        disk, disk_error = disks[lin.cert_name]
+        disk, _, disk_error = disks[lin.cert_name]
         # Only a certificate that names the domain counts: nginx's default server
         # answering for a name it does not serve yet says nothing about this lineage.
         deciding = policy.earliest(result.cert if result.covered else None, disk)

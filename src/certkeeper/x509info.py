@@ -1,4 +1,9 @@
-"""Parse a certificate (PEM or DER) into the few facts certkeeper decides on."""
+"""Parse a certificate (PEM or DER) into the few facts certkeeper decides on.
+
+`cryptography` is imported only when a certificate is actually parsed: `status` on a
+healthy host parses none (certcache.py remembers the disk certificates, and a served
+certificate whose DER bytes equal the disk one's is that certificate).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,7 @@ class CertInfo:
     not_before: datetime
     not_after: datetime
     issuer: str
-    subject: str
     sans: tuple[str, ...]
-    self_signed: bool
     # The Authority Key Identifier's keyIdentifier: half of the ARI certificate ID.
     aki: bytes | None = None
 
@@ -39,7 +42,7 @@ def name_matches(pattern: str, domain: str) -> bool:
     return False
 
 
-def _from_cert(cert: object) -> CertInfo:
+def _from_cert(cert: object) -> tuple[CertInfo, bytes]:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
@@ -57,19 +60,21 @@ def _from_cert(cert: object) -> CertInfo:
         aki = None
     issuer_cn = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
     issuer = str(issuer_cn[0].value) if issuer_cn else cert.issuer.rfc4514_string()
-    return CertInfo(
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    info = CertInfo(
         serial=cert.serial_number,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         issuer=issuer,
-        subject=cert.subject.rfc4514_string(),
         sans=sans,
-        self_signed=cert.issuer == cert.subject,
         aki=aki,
     )
+    # The DER these facts describe: what a served certificate is compared with.
+    return info, cert.public_bytes(Encoding.DER)
 
 
-def _guarded(load: str, data: bytes) -> CertInfo:
+def _guarded(load: str, data: bytes) -> tuple[CertInfo, bytes]:
     """Parse, turning *anything* the parser raises into ValueError.
 
     Certificates come from disk and from any server a probe reaches. cryptography raises
@@ -88,12 +93,16 @@ def _guarded(load: str, data: bytes) -> CertInfo:
 
 
 def parse_der(data: bytes) -> CertInfo:
-    return _guarded("load_der_x509_certificate", data)
+    return _guarded("load_der_x509_certificate", data)[0]
+
+
+def parse_pem_leaf(data: bytes) -> tuple[CertInfo, bytes]:
+    """The first certificate of a PEM file (the leaf, in certbot's files), and its DER."""
+    return _guarded("load_pem_x509_certificate", data)
 
 
 def parse_pem(data: bytes) -> CertInfo:
-    """The first certificate of a PEM file (the leaf, in certbot's files)."""
-    return _guarded("load_pem_x509_certificate", data)
+    return parse_pem_leaf(data)[0]
 
 
 # certbot's fullchain.pem is a few KiB; a cert.pem that is a symlink to /dev/zero or a

@@ -20,9 +20,7 @@ def cert(
     sans: tuple[str, ...] = ("a.example.com",),
 ) -> CertInfo:
     not_after = NOW + timedelta(days=days_left)
-    return CertInfo(
-        serial, not_after - timedelta(days=lifetime), not_after, "Test CA", "CN=x", sans, False
-    )
+    return CertInfo(serial, not_after - timedelta(days=lifetime), not_after, "Test CA", sans)
 
 
 @pytest.mark.parametrize(

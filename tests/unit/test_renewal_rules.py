@@ -26,9 +26,7 @@ def cert(days_left: float, lifetime: float = 90, serial: int = 1) -> CertInfo:
         not_after - timedelta(days=lifetime),
         not_after,
         "Test CA",
-        "CN=x",
         ("a.example.com",),
-        False,
         aki=bytes.fromhex("69885B6B87464041E1B37B847BA0AE2CDE01C8D4"),
     )
 
@@ -276,7 +274,7 @@ def test_certificate_id_is_rfc_9773s_example() -> None:
     assert ari.cert_id(cert(60, serial=0x87654321)) == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
     assert ari.der_serial(0x7F) == b"\x7f"
     assert ari.der_serial(0x80) == b"\x00\x80"
-    no_aki = CertInfo(1, NOW, NOW + DAY, "x", "CN=x", (), True)
+    no_aki = CertInfo(1, NOW, NOW + DAY, "x", ())
     assert ari.cert_id(no_aki) is None
 
 

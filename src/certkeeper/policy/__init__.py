@@ -48,10 +48,6 @@ from certkeeper.policy.renewal import (
     renewal_window,
 )
 
-# The old name, kept importable while other branches still say policy.State; it
-# collided with state.State (what runs remember), so new code says policy.Health.
-State = Health
-
 __all__ = [
     "ATTEMPT_SPACING",
     "CLASSIC_STEPS",
@@ -68,7 +64,6 @@ __all__ = [
     "MonitorState",
     "RenewalPlan",
     "Rule",
-    "State",
     "assess",
     "attempt_allowed",
     "configured_days_ignored",
