@@ -55,9 +55,7 @@ class World:
     def serves_disk(self, domains: list[str]) -> list[ProbeResult]:
         """What nginx serves after the reload: the lineage's certificate on every name."""
         disk, _ = certbot.read_disk(self.cfg, "shop")
-        return [
-            ProbeResult(Target(d, "127.0.0.1", 443), disk, None, None, None, 0.0) for d in domains
-        ]
+        return [ProbeResult(Target(d, "127.0.0.1", 443), disk, None, None, None) for d in domains]
 
     def journal(self) -> check.Journal:
         def spool(event: Event) -> str | None:
