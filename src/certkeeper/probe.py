@@ -24,6 +24,8 @@ from certkeeper.x509info import CertInfo, parse_der
 
 @dataclass(frozen=True)
 class Target:
+    """Where one probe connects (host:port) and the name it asks for by SNI."""
+
     domain: str
     host: str
     port: int
@@ -31,6 +33,9 @@ class Target:
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """What nginx served for one name: the certificate (None with `error`), and, when
+    asked, whether its chain is trusted by the system store."""
+
     target: Target
     cert: CertInfo | None
     trusted: bool | None

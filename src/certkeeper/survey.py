@@ -95,56 +95,66 @@ def survey(
     # (which also pays for importing the certificate parser).
     probes = start_probes(cfg, [dom for _, _, dom in pairs], trust=trust)
     try:
-        cache = CertCache(cfg.state_dir)
-        disks = {
-            lin.cert_name: read_disk_keyed(cfg, lin.cert_name, cache)
-            for svc in services
-            for lin in svc.lineages
-        }
-        # Whoever parsed a disk certificate remembers it for the next run (see certcache).
-        cache.save()
+        disks = _read_disks(cfg, services)
     except BaseException:
         probes.cancel()
         raise
     # A served certificate whose DER is a disk certificate's DER *is* that certificate.
     on_disk = {digest: cert for cert, digest, _ in disks.values() if cert and digest}
     results = probes.results(lambda der: on_disk.get(der_key(der)) if on_disk else None)
-    rows = []
-    for (svc, lin, dom), result in zip(pairs, results, strict=True):
-        disk, _, disk_error = disks[lin.cert_name]
-        # Only a certificate that names the domain counts: nginx's default server
-        # answering for a name it does not serve yet says nothing about this lineage.
-        deciding = policy.earliest(result.cert if result.covered else None, disk)
-        record = (ari_records or {}).get(lin.cert_name)
-        window = ari.window_for(record, deciding)
-        plan = (
-            policy.renewal_plan(deciding, svc.renewal_days, window, now)
-            if svc.enabled and deciding is not None
-            else None
-        )
-        assessment = policy.assess(
-            result.target.domain,
-            result.cert,
-            result.error,
-            disk,
-            monitor_only=not svc.enabled,
-            renewal_days=svc.renewal_days,
-            warn_days=cfg.notify.warn_days,
-            now=now,
-            disk_error=disk_error,
-            ari=window,
-        )
-        rows.append(
-            Row(
-                svc,
-                lin,
-                dom,
-                result,
-                disk,
-                disk_error,
-                assessment,
-                plan,
-                record if window is not None else None,
-            )
-        )
-    return rows
+    records = ari_records or {}
+    return [
+        _row(cfg, svc, lin, dom, result, disks[lin.cert_name], records.get(lin.cert_name), now)
+        for (svc, lin, dom), result in zip(pairs, results, strict=True)
+    ]
+
+
+_Disk = tuple[CertInfo | None, str | None, str | None]  # (cert, DER sha256, why unreadable)
+
+
+def _read_disks(cfg: Config, services: tuple[Service, ...]) -> dict[str, _Disk]:
+    cache = CertCache(cfg.state_dir)
+    disks = {
+        lin.cert_name: read_disk_keyed(cfg, lin.cert_name, cache)
+        for svc in services
+        for lin in svc.lineages
+    }
+    # Whoever parsed a disk certificate remembers it for the next run (see certcache).
+    cache.save()
+    return disks
+
+
+def _row(
+    cfg: Config,
+    svc: Service,
+    lin: Lineage,
+    dom: str,
+    result: ProbeResult,
+    on_disk: _Disk,
+    record: AriRecord | None,
+    now: datetime,
+) -> Row:
+    disk, _, disk_error = on_disk
+    # Only a certificate that names the domain counts: nginx's default server
+    # answering for a name it does not serve yet says nothing about this lineage.
+    deciding = policy.earliest(result.cert if result.covered else None, disk)
+    window = ari.window_for(record, deciding)
+    plan = (
+        policy.renewal_plan(deciding, svc.renewal_days, window, now)
+        if svc.enabled and deciding is not None
+        else None
+    )
+    assessment = policy.assess(
+        result.target.domain,
+        result.cert,
+        result.error,
+        disk,
+        monitor_only=not svc.enabled,
+        renewal_days=svc.renewal_days,
+        warn_days=cfg.notify.warn_days,
+        now=now,
+        disk_error=disk_error,
+        ari=window,
+    )
+    kept = record if window is not None else None
+    return Row(svc, lin, dom, result, disk, disk_error, assessment, plan, kept)

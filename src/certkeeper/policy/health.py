@@ -35,6 +35,8 @@ class MonitorState(StrEnum):
 
 @dataclass(frozen=True)
 class Assessment:
+    """One row's verdict: what status shows and what its exit code is made of."""
+
     state: Health
     monitor: MonitorState | None
     days_left: int | None

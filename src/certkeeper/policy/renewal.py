@@ -45,6 +45,10 @@ def is_due(cert: CertInfo, renewal_days: int, now: datetime, ari: AriWindow | No
 
 
 class Rule(StrEnum):
+    """Which rule set the renewal moment: the service's certbot_renewal_days, a share of
+    the certificate's lifetime (when the configured days would never let it renew), or
+    the CA's ARI window."""
+
     CONFIGURED = "configured"
     LIFETIME = "lifetime"
     ARI = "ari"
@@ -52,7 +56,10 @@ class Rule(StrEnum):
 
 @dataclass(frozen=True)
 class AriWindow:
-    """The CA's suggested renewal window for one certificate, and the moment picked in it."""
+    """The CA's suggested renewal window for one certificate, and the moment picked in it.
+
+    RFC 9773 asks for one random moment inside the window; it is picked once and kept
+    (state.AriRecord), so that every run of this host agrees on it."""
 
     start: datetime
     end: datetime
