@@ -16,7 +16,7 @@ HOUR = timedelta(hours=1)
 def cert(days_left: float, lifetime: float = 90, serial: int = 1) -> CertInfo:
     not_after = NOW + timedelta(days=days_left)
     start = not_after - timedelta(days=lifetime)
-    return CertInfo(serial, start, not_after, "Test CA", "CN=x", ("a.example.com",), False)
+    return CertInfo(serial, start, not_after, "Test CA", ("a.example.com",))
 
 
 def test_plan_never_issues_over_a_lineage_it_cannot_read() -> None:
