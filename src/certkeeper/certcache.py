@@ -24,9 +24,10 @@ import os
 import re
 import stat
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from certkeeper.times import from_iso, iso
 from certkeeper.x509info import CertInfo
 
 CACHE_NAME = "certinfo-cache.json"
@@ -60,15 +61,8 @@ def der_key(der: bytes) -> str:
 
 
 def _when(value: object) -> datetime | None:
-    if not isinstance(value, str) or len(value) > 40:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if when.tzinfo is None or when.utcoffset() != UTC.utcoffset(None):
-        return None
-    return when.astimezone(UTC)
+    # Written by times.iso, so in UTC with a Z: any other spelling is not ours.
+    return from_iso(value) if isinstance(value, str) and value.endswith("Z") else None
 
 
 def _entry(raw: object) -> Known | None:
@@ -194,8 +188,8 @@ class CertCache:
                 key: {
                     "der_sha256": k.der_sha256,
                     "serial": k.info.serial,
-                    "not_before": k.info.not_before.isoformat(),
-                    "not_after": k.info.not_after.isoformat(),
+                    "not_before": iso(k.info.not_before),
+                    "not_after": iso(k.info.not_after),
                     "issuer": k.info.issuer,
                     "sans": list(k.info.sans),
                     "aki": k.info.aki.hex() if k.info.aki is not None else None,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from certkeeper import atomic
+from certkeeper import atomic, times
 from certkeeper.times import iso_or_none
 
 STATE_VERSION = 1
@@ -36,16 +36,8 @@ MAX_STATE_BYTES = 16 << 20
 def from_iso(text: Any) -> datetime | None:
     """A UTC time as certkeeper writes it, or None for anything else (a naive time, a
     bare date, a far-off year): one bad field is ignored, never the whole run."""
-    if not isinstance(text, str) or len(text) > 40:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        return None
-    moment = moment.astimezone(UTC)
-    return moment if _EARLIEST <= moment < _LATEST else None
+    moment = times.from_iso(text)
+    return moment if moment is not None and _EARLIEST <= moment < _LATEST else None
 
 
 def _text(value: Any, limit: int = 2000) -> str | None:

@@ -31,3 +31,17 @@ def minute(moment: datetime) -> str:
 
 def iso_or_none(moment: datetime | None) -> str | None:
     return iso(moment) if moment else None
+
+
+def from_iso(text: object) -> datetime | None:
+    """An aware time read back from a file certkeeper wrote (in UTC), or None for anything
+    else, a naive time included: a hostile field is ignored, never a crash."""
+    if not isinstance(text, str) or len(text) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return None
+    return moment.astimezone(UTC)

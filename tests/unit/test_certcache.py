@@ -20,8 +20,8 @@ PEM = b"-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n"
 GOOD: dict[str, Any] = {
     "der_sha256": "ab" * 32,
     "serial": 4660,
-    "not_before": "2026-01-01T00:00:00+00:00",
-    "not_after": "2026-04-01T00:00:00+00:00",
+    "not_before": "2026-01-01T00:00:00Z",
+    "not_after": "2026-04-01T00:00:00Z",
     "issuer": "R11",
     "sans": ["a.example.com", "*.b.example.com"],
     "aki": "c0ffee",

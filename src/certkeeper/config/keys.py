@@ -94,7 +94,8 @@ GLOBAL_KEYS: tuple[Key, ...] = (
     Key("hostname", "text", None, "name in notice subjects", check=names.host_name,
         shown="short host name"),
     Key("services_dir", "path", Path("/etc/certkeeper/services.d"), "one YAML file per service"),
-    Key("state_dir", "path", Path("/var/lib/certkeeper"), "`state.json`, `outbox/` and `certinfo-cache.json`"),
+    Key("state_dir", "path", Path("/var/lib/certkeeper"),
+        "`state.json`, `outbox/` and `certinfo-cache.json`"),
     Key("lock_file", "path", Path("/run/lock/certkeeper.lock"),
         "host-wide lock (flock on a file certkeeper owns, opened without following symlinks;"
         " the holder's pid is written in it). Its directory must not be writable by others,"
