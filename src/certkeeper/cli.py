@@ -241,6 +241,8 @@ def doctor(
 
 
 def _doctor_said(results: list[doctor_action.Result], as_json: bool) -> int:
+    from certkeeper.actions import doctor as doctor_action
+
     if as_json:
         say(doctor_action.as_json(results))
     else:
