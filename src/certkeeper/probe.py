@@ -16,21 +16,19 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import cast
 
+from certkeeper.value import Value
 from certkeeper.x509info import CertInfo, parse_der
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Value):
     domain: str
     host: str
     port: int
 
 
-@dataclass(frozen=True)
-class ProbeResult:
+class ProbeResult(Value):
     target: Target
     cert: CertInfo | None
     trusted: bool | None
@@ -164,8 +162,7 @@ def _handshake(target: Target, ctx: ssl.SSLContext, timeout: float) -> bytes:
         raw.close()
 
 
-@dataclass(frozen=True)
-class _Served:
+class _Served(Value):
     """What one handshake brought back, before the certificate is parsed."""
 
     target: Target

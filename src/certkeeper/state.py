@@ -16,6 +16,7 @@ from typing import Any
 
 from certkeeper import atomic
 from certkeeper.times import iso_or_none
+from certkeeper.value import Value
 
 STATE_VERSION = 1
 DELIVERED_KEEP = timedelta(days=60)
@@ -107,8 +108,7 @@ def _is_hex(text: str) -> bool:
     return bool(text) and all(c in "0123456789abcdef" for c in text)
 
 
-@dataclass(frozen=True)
-class AriRecord:
+class AriRecord(Value):
     """The CA's last answer about one certificate (RFC 9773), and the moment picked in it."""
 
     cert_id: str
@@ -214,8 +214,7 @@ class CertRecord:
         )
 
 
-@dataclass(frozen=True)
-class CheckRun:
+class CheckRun(Value):
     at: datetime
     success: bool
 

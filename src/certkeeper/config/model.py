@@ -7,93 +7,14 @@ repeats one.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from dataclasses import FrozenInstanceError
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
+from typing import TypeVar
 
 from certkeeper.config.keys import in_section
+from certkeeper.value import Value
 
 _T = TypeVar("_T")
-_MISSING = object()
-
-
-@dataclass_transform(frozen_default=True)
-class _Value:
-    """What @dataclass(frozen=True) gave these classes, without its cost at import.
-
-    Python 3.11 compiles six generated methods for every frozen dataclass when the
-    class is created: ~0.7 ms a class, ~8 ms for this module, paid by every command
-    (status included) before it reads a byte of config. Here the methods are written
-    once and read the fields from the annotations; the behaviour is the dataclass's:
-    construction by position or keyword with the class's defaults, TypeError for an
-    unknown, repeated or missing field, == and hash over the fields in order (same
-    class only), the same repr, FrozenInstanceError on assignment, and replace()
-    for what `dataclasses.replace` did.
-    """
-
-    _fields: ClassVar[tuple[str, ...]] = ()
-
-    def __init_subclass__(cls) -> None:
-        super().__init_subclass__()
-        # The class's own annotations, in order: its fields (click has imported inspect).
-        cls._fields = tuple(inspect.get_annotations(cls))
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        cls = type(self)
-        names = cls._fields
-        if len(args) > len(names):
-            raise TypeError(
-                f"{cls.__name__}.__init__() takes {len(names) + 1} positional arguments "
-                f"but {len(args) + 1} were given"
-            )
-        values = dict(zip(names, args, strict=False))
-        for name, value in kwargs.items():
-            if name not in names:
-                raise TypeError(
-                    f"{cls.__name__}.__init__() got an unexpected keyword argument {name!r}"
-                )
-            if name in values:
-                raise TypeError(
-                    f"{cls.__name__}.__init__() got multiple values for argument {name!r}"
-                )
-            values[name] = value
-        for name in names:
-            value = values.get(name, _MISSING)
-            if value is _MISSING:
-                value = getattr(cls, name, _MISSING)
-                if value is _MISSING:
-                    raise TypeError(
-                        f"{cls.__name__}.__init__() missing 1 required positional "
-                        f"argument: {name!r}"
-                    )
-            object.__setattr__(self, name, value)
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._fields)
-
-    def replace(self, **changes: Any) -> Self:
-        """A copy with some fields changed, as `dataclasses.replace` makes it."""
-        return type(self)(**{name: getattr(self, name) for name in self._fields} | changes)
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
-        return f"{type(self).__qualname__}({inner})"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, _Value) and other.__class__ is self.__class__:
-            return self._values() == other._values()
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
 def _defaults(section: str) -> Callable[[type[_T]], type[_T]]:
@@ -106,7 +27,7 @@ def _defaults(section: str) -> Callable[[type[_T]], type[_T]]:
 
 
 @_defaults("certbot")
-class CertbotSettings(_Value):
+class CertbotSettings(Value):
     """How certbot is run: the `certbot:` section."""
 
     command: tuple[str, ...]
@@ -116,7 +37,7 @@ class CertbotSettings(_Value):
 
 
 @_defaults("nginx")
-class NginxSettings(_Value):
+class NginxSettings(Value):
     """How nginx is tested and reloaded: the `nginx:` section."""
 
     test_command: tuple[str, ...]
@@ -126,7 +47,7 @@ class NginxSettings(_Value):
 
 
 @_defaults("probe")
-class ProbeSettings(_Value):
+class ProbeSettings(Value):
     """How the TLS probe reaches nginx: the `probe:` section."""
 
     port: int
@@ -143,7 +64,7 @@ class ProbeSettings(_Value):
 
 
 @_defaults("ari")
-class AriSettings(_Value):
+class AriSettings(Value):
     """ACME Renewal Information: ask the CA when to renew (RFC 9773)."""
 
     enabled: bool
@@ -154,7 +75,7 @@ class AriSettings(_Value):
 
 
 @_defaults("notify.smtp")
-class SmtpSettings(_Value):
+class SmtpSettings(Value):
     """Where notices are sent: the `notify.smtp:` section."""
 
     host: str
@@ -166,7 +87,7 @@ class SmtpSettings(_Value):
 
 
 @_defaults("notify")
-class NotifySettings(_Value):
+class NotifySettings(Value):
     """Who gets the notices and when: the `notify:` section."""
 
     smtp: SmtpSettings  # first: the only field without a default
@@ -175,7 +96,7 @@ class NotifySettings(_Value):
     warn_days: tuple[int, ...]
 
 
-class Lineage(_Value):
+class Lineage(Value):
     """One `certbot_domains` entry: one certificate with its names."""
 
     cert_name: str
@@ -185,14 +106,14 @@ class Lineage(_Value):
     profile: str | None = None
 
 
-class Link(_Value):
+class Link(Value):
     """One `certbot_services` entry: the nginx symlinks named after `name`."""
 
     name: str
     cert_source: str
 
 
-class Service(_Value):
+class Service(Value):
     name: str
     file: Path
     enabled: bool
@@ -205,7 +126,7 @@ class Service(_Value):
     renewal_days_set: bool = False
 
 
-class Config(_Value):
+class Config(Value):
     path: Path
     hostname: str
     services_dir: Path
