@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from certkeeper import atomic
 from certkeeper.times import iso_or_none
-from certkeeper.value import Value
+from certkeeper.value import Record, Value
 
 STATE_VERSION = 1
 DELIVERED_KEEP = timedelta(days=60)
@@ -60,8 +60,7 @@ def _count(value: Any) -> int:
     return value
 
 
-@dataclass
-class Intent:
+class Intent(Record):
     """What a run set out to do for a certificate, written before it acts.
 
     A run killed mid-way (after certbot renewed, before the notice was spooled) leaves
@@ -154,8 +153,7 @@ class AriRecord(Value):
         )
 
 
-@dataclass
-class CertRecord:
+class CertRecord(Record):
     last_check: datetime | None = None
     last_attempt: datetime | None = None
     last_result: str | None = None
@@ -234,8 +232,7 @@ class CheckRun(Value):
         return cls(at, success)
 
 
-@dataclass
-class State:
+class State(Record):
     path: Path
     certs: dict[str, CertRecord] = field(default_factory=dict)
     delivered: dict[str, datetime] = field(default_factory=dict)
