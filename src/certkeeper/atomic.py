@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -36,6 +35,8 @@ def _swap_in(tmp: str | Path, path: Path) -> None:
 
 
 def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
+    import tempfile  # writers only: a healthy status writes nothing
+
     folder = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:

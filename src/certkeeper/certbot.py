@@ -15,11 +15,15 @@ import functools
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from certkeeper import proc
 from certkeeper.certcache import CertCache
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.x509info import MAX_CERT_FILE_BYTES, CertInfo, parse_pem_leaf, read_file
+
+if TYPE_CHECKING:
+    # Only check and doctor run certbot: status reads its files and no subprocess.
+    from certkeeper import proc
 
 # Set for certbot's children so our own deploy hook knows the parent check run
 # will deploy and verify, and does not reload nginx or notify a second time.
@@ -172,6 +176,8 @@ def read_webroot_map(config_dir: Path, cert_name: str) -> dict[str, str]:
 @functools.cache
 def version(command: tuple[str, ...], timeout: float) -> tuple[tuple[int, int] | None, str]:
     """certbot's (major, minor) and what it said; asked once per run."""
+    from certkeeper import proc
+
     result = proc.run([*command, "--version"], timeout=min(timeout, 120))
     said = (result.stdout + result.stderr).strip()
     match = re.search(r"(\d+)\.(\d+)", said) if result.ok else None
@@ -196,6 +202,8 @@ def profile_support_problem(cfg: Config, lineage: Lineage) -> str | None:
 
 
 def run(cfg: Config, argv: list[str]) -> proc.Result:
+    from certkeeper import proc
+
     return proc.run(argv, timeout=cfg.certbot.timeout_seconds, env={PARENT_ENV: str(os.getpid())})
 
 

@@ -23,11 +23,11 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from certkeeper.times import from_iso, iso
+from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
 
 CACHE_NAME = "certinfo-cache.json"
@@ -44,8 +44,7 @@ _HEX = re.compile(r"(?:[0-9a-f]{2}){1,64}\Z")
 _FIELDS = frozenset({"der_sha256", "serial", "not_before", "not_after", "issuer", "sans", "aki"})
 
 
-@dataclass(frozen=True)
-class Known:
+class Known(Value):
     """One disk certificate's facts, and the sha256 of its leaf's DER."""
 
     info: CertInfo

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def _preload_trust_store() -> None:
-    from certkeeper.probe import preload_trust_store
+    from certkeeper.tlsctx import preload_trust_store
 
     # Every row gets a trust verdict: load the CA store on the other core while the
     # config is parsed, instead of after it.

@@ -6,8 +6,6 @@ journal keeps the detail (`journalctl -t certkeeper`, `-t certbot-deploy`).
 
 from __future__ import annotations
 
-import logging
-import logging.handlers
 import os
 import sys
 from typing import Any
@@ -37,16 +35,42 @@ def _setup_structlog() -> None:
     _configured = True
 
 
-# Until configure() runs (library use, tests), log nowhere rather than to stdout.
-_base = logging.getLogger(_LOGGER_NAME)
-_base.addHandler(logging.NullHandler())
-_base.setLevel(logging.INFO)
-_base.propagate = False
+# What configure() asked for, applied by the first log line. `status` and the other
+# read-only commands normally never log, and `logging` + `logging.handlers` + the syslog
+# socket cost ~10 ms of every start: so configure() only records, and the handlers are
+# built (exactly as before) when something is first logged. A crash's traceback goes
+# through get_logger() too, so it still reaches syslog.
+_pending: tuple[str, bool, bool] | None = None
+_base_ready = False
 
 
 def configure(tag: str = "certkeeper", verbose: bool = False) -> None:
-    """Send logs to syslog under `tag`, and to stderr on a TTY or with -v."""
+    """Send logs to syslog under `tag`, and to stderr on a TTY or with -v (from the first
+    log line on)."""
+    global _pending
+    # The TTY is judged now, as the command starts, as it was when handlers were built here.
+    _pending = (tag, verbose, verbose or sys.stderr.isatty())
+    if _base_ready:
+        _apply()
+
+
+def _apply() -> None:
+    global _pending, _base_ready
+    import logging
+
     base = logging.getLogger(_LOGGER_NAME)
+    if not _base_ready:
+        # Until configure() runs (library use, tests), log nowhere rather than to stdout.
+        base.addHandler(logging.NullHandler())
+        base.setLevel(logging.INFO)
+        base.propagate = False
+        _base_ready = True
+    if _pending is None:
+        return
+    tag, verbose, to_stderr = _pending
+    _pending = None
+    import logging.handlers
+
     for handler in list(base.handlers):
         base.removeHandler(handler)
     base.addHandler(logging.NullHandler())
@@ -58,7 +82,7 @@ def configure(tag: str = "certkeeper", verbose: bool = False) -> None:
             base.addHandler(syslog)
         except OSError:
             pass  # no syslog daemon: stderr below is all we have
-    if verbose or sys.stderr.isatty():
+    if to_stderr:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(logging.Formatter(f"{tag}: %(message)s"))
         stream.setLevel(logging.DEBUG if verbose else logging.WARNING)
@@ -67,6 +91,7 @@ def configure(tag: str = "certkeeper", verbose: bool = False) -> None:
 
 
 def get_logger(**context: Any) -> Any:
+    _apply()
     _setup_structlog()
     import structlog
 

@@ -8,7 +8,6 @@ a finding. Only the network can make a probe fail.
 from __future__ import annotations
 
 import _thread
-import contextlib
 import queue
 import select
 import socket
@@ -16,14 +15,16 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import cast
 
+from certkeeper.tlsctx import preload_trust_store as preload_trust_store
+from certkeeper.tlsctx import reading_context as _reading_context
+from certkeeper.tlsctx import trusting_context as _trusting_context
+from certkeeper.value import Value
 from certkeeper.x509info import CertInfo, parse_der
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Value):
     """Where one probe connects (host:port) and the name it asks for by SNI."""
 
     domain: str
@@ -31,8 +32,7 @@ class Target:
     port: int
 
 
-@dataclass(frozen=True)
-class ProbeResult:
+class ProbeResult(Value):
     """What nginx served for one name: the certificate (None with `error`), and, when
     asked, whether its chain is trusted by the system store."""
 
@@ -45,67 +45,6 @@ class ProbeResult:
     @property
     def covered(self) -> bool | None:
         return None if self.cert is None else self.cert.covers(self.target.domain)
-
-
-class _Once:
-    """A value built on first use by whichever thread asks first; the others wait for it.
-
-    Not an lru_cache: N probe threads missing it at once would each load the system CA
-    store (tens of milliseconds apiece). A lock makes the latecomers wait for the one build.
-    """
-
-    def __init__(self, build: Callable[[], ssl.SSLContext]) -> None:
-        self._build = build
-        self._lock = threading.Lock()
-        self._value: ssl.SSLContext | None = None
-
-    def __call__(self) -> ssl.SSLContext:
-        value = self._value
-        if value is None:
-            with self._lock:
-                if self._value is None:
-                    self._value = self._build()
-                value = self._value
-        return value
-
-
-def _build_reading() -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def _build_trusting() -> ssl.SSLContext:
-    # Chain trust only: name coverage is judged separately from the SANs.
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    return ctx
-
-
-_reading_context = _Once(_build_reading)
-_trusting_context = _Once(_build_trusting)
-
-
-def _load_quietly() -> None:
-    # A failure here is not reported: the first probe that needs the store builds it again.
-    with contextlib.suppress(Exception):
-        _trusting_context()
-
-
-def preload_trust_store() -> None:
-    """Start loading the system CA store now, in the background.
-
-    OpenSSL reads the store without holding Python's lock, so on a second core the
-    load (~30 ms) overlaps the config parsing and imports that come before any probe.
-    `status` calls this first thing; the first trusting probe waits for it if needed.
-
-    Not a daemon thread: a command that ends at once (a config error) would otherwise
-    let the interpreter, and OpenSSL's own exit handlers, tear down while this thread
-    is still inside OpenSSL, and the process died with SIGSEGV after printing its error.
-    Exit now waits for the load, a few tens of milliseconds at most.
-    """
-    threading.Thread(target=_load_quietly, name="certkeeper-ca-store", daemon=False).start()
 
 
 class _ProbeFailed(Exception):
@@ -169,8 +108,7 @@ def _handshake(target: Target, ctx: ssl.SSLContext, timeout: float) -> bytes:
         raw.close()
 
 
-@dataclass(frozen=True)
-class _Served:
+class _Served(Value):
     """What one handshake brought back, before the certificate is parsed."""
 
     target: Target

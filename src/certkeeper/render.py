@@ -6,8 +6,6 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from certkeeper.notify.events import Event, Failed, Reloaded, Renewed
-from certkeeper.outcomes import Acted, Outcome, Skipped, Warned, WouldAct, first_line
 from certkeeper.policy import Assessment, Health, MonitorState
 from certkeeper.survey import Row
 from certkeeper.terminal import line as escaped
@@ -18,6 +16,8 @@ if TYPE_CHECKING:
     from certkeeper.actions.notify import OutboxView
     from certkeeper.actions.status import StatusResult
     from certkeeper.notify import Flushed
+    from certkeeper.notify.events import Event, Renewed
+    from certkeeper.outcomes import Outcome
 
 # By the enum member, never by the text of a cell: a monitor-only row is coloured by its
 # MonitorState (WARN), every other row by its Health.
@@ -273,6 +273,10 @@ def check_lines(outcomes: list[Outcome]) -> tuple[list[str], list[str]]:
 
 def check_line(outcome: Outcome) -> str:
     """One outcome as the line a person reads ("" when there is nothing to say)."""
+    # Imported here: their ~11 frozen dataclasses cost ~8 ms to create, which every
+    # `status` paid at import though only `check` renders outcomes.
+    from certkeeper.outcomes import Acted, Skipped, Warned, WouldAct
+
     if isinstance(outcome, Acted):
         return _event_line(outcome.event)
     if isinstance(outcome, WouldAct):
@@ -301,6 +305,9 @@ def check_line(outcome: Outcome) -> str:
 
 
 def _event_line(event: Event) -> str:
+    from certkeeper.notify.events import Failed, Reloaded, Renewed
+    from certkeeper.outcomes import first_line
+
     if isinstance(event, Failed):
         return f"{event.cert_name}: {event.step} failed: {first_line(event.output)}"
     if isinstance(event, Reloaded):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from certkeeper import atomic, times
 from certkeeper.times import iso_or_none
+from certkeeper.value import Record, Value
 
 STATE_VERSION = 1
 DELIVERED_KEEP = timedelta(days=60)
@@ -51,8 +52,7 @@ def _count(value: Any) -> int:
     return value
 
 
-@dataclass
-class Intent:
+class Intent(Record):
     """What a run set out to do for a certificate, written before it acts.
 
     A run killed mid-way (after certbot renewed, before the notice was spooled) leaves
@@ -99,8 +99,7 @@ def _is_hex(text: str) -> bool:
     return bool(text) and all(c in "0123456789abcdef" for c in text)
 
 
-@dataclass(frozen=True)
-class AriRecord:
+class AriRecord(Value):
     """The CA's last answer about one certificate (RFC 9773), and the moment picked in it."""
 
     cert_id: str
@@ -146,8 +145,7 @@ class AriRecord:
         )
 
 
-@dataclass
-class CertRecord:
+class CertRecord(Record):
     last_check: datetime | None = None
     last_attempt: datetime | None = None
     last_result: str | None = None
@@ -206,8 +204,7 @@ class CertRecord:
         )
 
 
-@dataclass(frozen=True)
-class CheckRun:
+class CheckRun(Value):
     at: datetime
     success: bool
 
@@ -227,8 +224,7 @@ class CheckRun:
         return cls(at, success)
 
 
-@dataclass
-class State:
+class State(Record):
     path: Path
     certs: dict[str, CertRecord] = field(default_factory=dict)
     delivered: dict[str, datetime] = field(default_factory=dict)

@@ -7,13 +7,13 @@ certificate whose DER bytes equal the disk one's is that certificate).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from certkeeper.value import Value
 
-@dataclass(frozen=True)
-class CertInfo:
+
+class CertInfo(Value):
     serial: int
     not_before: datetime
     not_after: datetime

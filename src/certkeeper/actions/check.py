@@ -360,4 +360,4 @@ def _flush_outbox(cfg: Config, state: State, result: CheckResult, fresh: set[str
     never as an exception that would cost the run its state."""
     flushed = deliver(cfg, state, now())
     # This run's own notices were already told as outcome lines.
-    result.flushed = replace(flushed, delivered=[e for e in flushed.delivered if e not in fresh])
+    result.flushed = flushed.replace(delivered=[e for e in flushed.delivered if e not in fresh])

@@ -6,20 +6,20 @@ windows it shows are the ones the last `check` cached (it never asks the CA).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from certkeeper import policy
 from certkeeper.actions.common import window_warnings
 from certkeeper.config import Config, select
+from certkeeper.value import Record
 
 if TYPE_CHECKING:
     from certkeeper.survey import Row
 
 
-@dataclass
-class StatusResult:
+class StatusResult(Record):
     rows: list[Row]
     outbox_waiting: int
     exit_code: int

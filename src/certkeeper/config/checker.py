@@ -6,7 +6,6 @@ so a user fixes a whole file in one go instead of one error per run.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -121,6 +120,8 @@ class Checker:
         for key in data:
             if key in known:
                 continue
+            import difflib  # only for a config with a typo in it
+
             hint = difflib.get_close_matches(str(key), known, n=1)
             suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
             self.problems.append(

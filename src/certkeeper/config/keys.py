@@ -10,11 +10,11 @@ one-line messages.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from certkeeper import names
+from certkeeper.value import Value
 
 # How a key's value is read and checked (checker.py has one reader per kind):
 #   int      a whole number from lo to hi
@@ -47,8 +47,7 @@ Kind = Literal[
 ]
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(Value):
     path: str  # dotted, as the YAML nests it: notify.smtp.port
     kind: Kind
     default: Any

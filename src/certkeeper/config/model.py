@@ -1,18 +1,18 @@
-"""The validated configuration: frozen dataclasses, so no later step changes what was checked.
+"""The validated configuration: frozen values, so no later step changes what was checked.
 
 The settings' defaults come from keys.py, the one place they are written: `_defaults`
-puts them on the class before @dataclass reads it, so `ProbeSettings()` has the table's
-defaults and no field here repeats one.
+puts them on the class, so `ProbeSettings()` has the table's defaults and no field here
+repeats one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from certkeeper.config.keys import in_section
+from certkeeper.value import Value
 
 _T = TypeVar("_T")
 
@@ -26,9 +26,8 @@ def _defaults(section: str) -> Callable[[type[_T]], type[_T]]:
     return apply
 
 
-@dataclass(frozen=True)
 @_defaults("certbot")
-class CertbotSettings:
+class CertbotSettings(Value):
     """How certbot is run: the `certbot:` section."""
 
     command: tuple[str, ...]
@@ -37,9 +36,8 @@ class CertbotSettings:
     timeout_seconds: float
 
 
-@dataclass(frozen=True)
 @_defaults("nginx")
-class NginxSettings:
+class NginxSettings(Value):
     """How nginx is tested and reloaded: the `nginx:` section."""
 
     test_command: tuple[str, ...]
@@ -48,9 +46,8 @@ class NginxSettings:
     timeout_seconds: float
 
 
-@dataclass(frozen=True)
 @_defaults("probe")
-class ProbeSettings:
+class ProbeSettings(Value):
     """How the TLS probe reaches nginx: the `probe:` section."""
 
     port: int
@@ -66,9 +63,8 @@ class ProbeSettings:
     concurrency: int
 
 
-@dataclass(frozen=True)
 @_defaults("ari")
-class AriSettings:
+class AriSettings(Value):
     """ACME Renewal Information: ask the CA when to renew (RFC 9773)."""
 
     enabled: bool
@@ -78,9 +74,8 @@ class AriSettings:
     timeout_seconds: float
 
 
-@dataclass(frozen=True)
 @_defaults("notify.smtp")
-class SmtpSettings:
+class SmtpSettings(Value):
     """Where notices are sent: the `notify.smtp:` section."""
 
     host: str
@@ -91,9 +86,8 @@ class SmtpSettings:
     timeout_seconds: float
 
 
-@dataclass(frozen=True)
 @_defaults("notify")
-class NotifySettings:
+class NotifySettings(Value):
     """Who gets the notices and when: the `notify:` section."""
 
     smtp: SmtpSettings  # first: the only field without a default
@@ -102,8 +96,7 @@ class NotifySettings:
     warn_days: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class Lineage:
+class Lineage(Value):
     """One `certbot_domains` entry: one certificate with its names."""
 
     cert_name: str
@@ -113,16 +106,14 @@ class Lineage:
     profile: str | None = None
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(Value):
     """One `certbot_services` entry: the nginx symlinks named after `name`."""
 
     name: str
     cert_source: str
 
 
-@dataclass(frozen=True)
-class Service:
+class Service(Value):
     name: str
     file: Path
     enabled: bool
@@ -135,8 +126,7 @@ class Service:
     renewal_days_set: bool = False
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(Value):
     path: Path
     hostname: str
     services_dir: Path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,7 +165,7 @@ def select(cfg: Config, only: str | None) -> tuple[Service, ...]:
     for svc in cfg.services:
         lineages = tuple(lin for lin in svc.lineages if lin.cert_name == wanted)
         if lineages:
-            return (replace(svc, lineages=lineages),)
+            return (svc.replace(lineages=lineages),)
     known = ", ".join(svc.name for svc in cfg.services) or "(none)"
     certs = ", ".join(lin.cert_name for svc in cfg.services for lin in svc.lineages) or "(none)"
     raise ConfigError(

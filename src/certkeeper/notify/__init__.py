@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from certkeeper.config import Config
+from certkeeper.value import Record
 
 if TYPE_CHECKING:
     from certkeeper.notify.events import Event
@@ -116,8 +117,7 @@ def send_test(cfg: Config, now: datetime) -> Trial:
     return Trial(outcome.ok, outcome.transcript)
 
 
-@dataclass
-class Flushed:
+class Flushed(Record):
     """What one delivery attempt of the whole outbox came to."""
 
     delivered: list[str] = field(default_factory=list)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from certkeeper import atomic
+from certkeeper.value import Record
 
 if TYPE_CHECKING:
     from certkeeper.config import SmtpSettings
@@ -27,15 +28,13 @@ SUFFIX = ".eml"
 SENT = ".sent"
 
 
-@dataclass
-class Pending:
+class Pending(Record):
     event_id: str
     path: Path
     subject: str
 
 
-@dataclass
-class FlushReport:
+class FlushReport(Record):
     sent: list[str] = field(default_factory=list)
     failed: list[tuple[str, str, bool]] = field(default_factory=list)  # id, reason, permanent
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from certkeeper.policy.renewal import days_left
+from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
 
 
@@ -45,8 +45,7 @@ def warning_threshold(
     return min(fresh), sent | crossed
 
 
-@dataclass(frozen=True)
-class ExpiryWarning:
+class ExpiryWarning(Value):
     """An expiry WARNING to send now."""
 
     threshold: int  # the notify.warn_days threshold it is for

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from certkeeper.policy.expiry import scaled_warn_days
 from certkeeper.policy.renewal import AriWindow, days_left, earliest, is_due
+from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
 
 
@@ -33,8 +33,7 @@ class MonitorState(StrEnum):
     EXPIRED = "EXPIRED"
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(Value):
     """One row's verdict: what status shows and what its exit code is made of."""
 
     state: Health

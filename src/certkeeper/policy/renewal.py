@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
 
 SHORT_LIFETIME = timedelta(days=10)
@@ -54,8 +54,7 @@ class Rule(StrEnum):
     ARI = "ari"
 
 
-@dataclass(frozen=True)
-class AriWindow:
+class AriWindow(Value):
     """The CA's suggested renewal window for one certificate, and the moment picked in it.
 
     RFC 9773 asks for one random moment inside the window; it is picked once and kept
@@ -66,8 +65,7 @@ class AriWindow:
     selected_at: datetime
 
 
-@dataclass(frozen=True)
-class RenewalPlan:
+class RenewalPlan(Value):
     """When a certificate falls due and which rule says so: what `status` shows."""
 
     rule: Rule
