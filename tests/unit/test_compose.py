@@ -176,3 +176,11 @@ def test_header_injection_is_impossible(field: str) -> None:
     args[field] = args[field] + "\r\nBcc: everyone@example.com"
     with pytest.raises(ValueError):
         compose(event, **args)
+
+
+def test_a_hostname_the_email_parser_chokes_on_is_a_value_error() -> None:
+    # CPython 3.11's Message-ID parser raises AttributeError for a host of "[" (found by
+    # hypothesis); compose promises ValueError and nothing else.
+    event = Failed("shop", ("shop.example.com",), AT, AT, "certbot", "out")
+    with pytest.raises(ValueError, match="not a valid header value"):
+        compose(event, hostname="[", sender="certkeeper@example.com", to="board@example.com")

@@ -250,10 +250,11 @@ def compose(event: Event | TestNotice, *, hostname: str, sender: str, to: str) -
         msg["To"] = to
         msg["Date"] = format_datetime(event.at)
         msg["Message-ID"] = message_id
-    except (IndexError, MessageError) as exc:
+    except (IndexError, AttributeError, MessageError) as exc:
         # The email package's header parser fails with IndexError on some malformed
-        # addresses; config validation keeps those out, and this keeps the promise of
-        # one documented error type if one ever gets through.
+        # addresses, and with AttributeError on a Message-ID whose host is "[" (a CPython
+        # 3.11 parser bug, found by hypothesis); config validation keeps those out, and
+        # this keeps the promise of one documented error type if one ever gets through.
         raise ValueError(f"not a valid header value: {exc}") from None
     msg.set_content(body(event), charset="utf-8", cte="quoted-printable")
     return msg
