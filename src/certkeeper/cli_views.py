@@ -31,10 +31,6 @@ def _preload_trust_store() -> None:
     preload_trust_store()
 
 
-if TYPE_CHECKING:
-    from certkeeper.config import Config
-
-
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output with stable keys.")
 @click.option("--only", metavar="NAME", help=ONLY_HELP)
