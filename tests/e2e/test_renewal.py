@@ -7,7 +7,6 @@ certificate nginx serves afterwards and the e-mail that arrived.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 from support.host import SHOP, Host, dump, issue, make_due
@@ -36,6 +35,21 @@ def test_first_issuance_then_status_ok(host: Host) -> None:
     assert {r["served"]["serial"] for r in rows} == {format(serial, "x")}
 
 
+def _renewed_served_and_told(
+    host: Host, proc: subprocess.CompletedProcess[str], old: int | None
+) -> str:
+    """check renewed shop: a new serial on disk, served on both names, said on stdout and
+    in exactly one SUCCESS mail, whose body is returned."""
+    assert proc.returncode == 0, dump(proc) + host.certbot_log()[-3000:]
+    new = host.disk_serial("shop")
+    assert new not in (None, old), dump(proc)
+    assert host.served_serial(SHOP[0]) == new == host.served_serial(SHOP[1])
+    assert "shop: renewed; nginx now serves it" in proc.stdout
+    [mail] = host.mails
+    assert mail["Subject"] == "[SUCCESS] testhost \u2013 Cert renewed for shop.example.test"
+    return str(mail.get_content())
+
+
 def test_due_certificate_is_renewed_served_and_announced_once(host: Host) -> None:
     import time
 
@@ -44,15 +58,8 @@ def test_due_certificate_is_renewed_served_and_announced_once(host: Host) -> Non
     started = time.monotonic()
     proc = host.check()
     elapsed = time.monotonic() - started
-    assert proc.returncode == 0, dump(proc) + host.certbot_log()[-3000:]
     assert elapsed < 30, "a due renewal against a local ACME server takes seconds"
-    new = host.disk_serial("shop")
-    assert new not in (None, old), dump(proc)
-    assert host.served_serial(SHOP[0]) == new == host.served_serial(SHOP[1])
-    assert "shop: renewed; nginx now serves it" in proc.stdout
-    [mail] = host.mails
-    assert mail["Subject"] == "[SUCCESS] testhost \u2013 Cert renewed for shop.example.test"
-    body = mail.get_content()
+    body = _renewed_served_and_told(host, proc, old)
     assert "(5 days remaining)" in body and "(~90 days)" in body
     assert "Domains covered: shop.example.test, www.shop.example.test" in body
     rec = host.state()["certs"]["shop"]
@@ -158,39 +165,10 @@ def test_renewal_outside_certbots_own_window_is_forced(host: Host) -> None:
     issue(host)
     old = make_due(host, days_left=30.5)
     # The premise, shown by certbot itself: unforced, it leaves this certificate alone.
-    unforced = subprocess.run(
-        [
-            *host.certbot_command,
-            "renew",
-            "--cert-name",
-            "shop",
-            "--no-random-sleep-on-renew",
-            "--non-interactive",
-            "--config-dir",
-            str(host.le),
-            "--work-dir",
-            str(host.root / "work"),
-            "--logs-dir",
-            str(host.root / "logs"),
-            "--server",
-            host.pebble.directory,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, **host.env},
-        check=False,
-    )
+    unforced = host.certbot_renew(force=False)
     assert unforced.returncode == 0, unforced.stdout + unforced.stderr
     assert "not yet due" in unforced.stdout + unforced.stderr
     assert host.disk_serial("shop") == old
 
     proc = host.check()
-    assert proc.returncode == 0, dump(proc) + host.certbot_log()[-3000:]
-    new = host.disk_serial("shop")
-    assert new not in (None, old), dump(proc)
-    assert host.served_serial(SHOP[0]) == new == host.served_serial(SHOP[1])
-    assert "shop: renewed; nginx now serves it" in proc.stdout
-    [mail] = host.mails
-    assert mail["Subject"] == "[SUCCESS] testhost \u2013 Cert renewed for shop.example.test"
-    assert "(30 days remaining)" in mail.get_content()
+    assert "(30 days remaining)" in _renewed_served_and_told(host, proc, old)

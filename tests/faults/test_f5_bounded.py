@@ -16,20 +16,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support.hostile import alive, calls, host, kill_if_alive, no_traceback, notice_text, outbox
+from support.hostile import (
+    alive,
+    calls,
+    host,
+    kill_if_alive,
+    no_traceback,
+    notice_text,
+    outbox,
+    pid_from,
+)
 from support.run import certkeeper, service
 from support.smtp import Trickler
 
 # ------------------------------------------------------------------ process trees
-
-
-def _pid(path: Path) -> int:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return int(path.read_text())
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never written")
 
 
 TREES = {
@@ -55,7 +55,7 @@ def test_nothing_of_a_hung_certbot_tree_outlives_the_timeout(tmp_path: Path, sha
     started = time.monotonic()
     proc = certkeeper(cfg, "check", "--no-jitter", timeout=60)
     elapsed = time.monotonic() - started
-    helper = _pid(pids)
+    helper = pid_from(pids)
     try:
         assert proc.returncode == 1, proc.stderr
         assert "did not finish within 2s and was killed" in proc.stderr

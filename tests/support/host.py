@@ -139,8 +139,9 @@ class Host:
             "--no-jitter",
         ]
 
-    def certbot_renew(self, *extra: str) -> subprocess.CompletedProcess[str]:
-        """certbot renewing on its own (its timer, or a person): no certkeeper parent."""
+    def certbot_renew(self, *extra: str, force: bool = True) -> subprocess.CompletedProcess[str]:
+        """certbot renewing on its own (its timer, or a person): no certkeeper parent.
+        Forced by default; force=False lets certbot's own "due?" rule decide."""
         env = {k: v for k, v in os.environ.items() if k != "CERTKEEPER_PARENT_PID"}
         env.update(self.env)
         return subprocess.run(
@@ -149,7 +150,7 @@ class Host:
                 "renew",
                 "--cert-name",
                 "shop",
-                "--force-renewal",
+                *(["--force-renewal"] if force else []),
                 "--no-random-sleep-on-renew",
                 "--non-interactive",
                 "--config-dir",

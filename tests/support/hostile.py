@@ -7,6 +7,7 @@ import email
 import os
 import socket
 import subprocess
+import time
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -106,3 +107,13 @@ def notice_text(raw: bytes) -> str:
     body = msg.get_body(("plain",))
     assert body is not None
     return f"{msg['Subject']}\n{body.get_content()}"
+
+
+def pid_from(path: Path) -> int:
+    """The pid a test's helper process wrote to `path`, waiting up to 5 s for it."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text())
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never written")

@@ -18,19 +18,10 @@ from pathlib import Path
 import pytest
 
 from certkeeper import proc
-from support.hostile import alive, kill_if_alive
+from support.hostile import alive, kill_if_alive, pid_from
 
 PY = sys.executable
 SRC = Path(__file__).resolve().parents[2] / "src" / "certkeeper"
-
-
-def _pid_from(path: Path) -> int:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return int(path.read_text())
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never written")
 
 
 def _gone(pid: int, within: float = 3.0) -> bool:
@@ -65,7 +56,7 @@ def test_timeout_kills_the_command_and_a_helper_that_left_its_group(
     started = time.monotonic()
     result = proc.run(["sh", "-c", script], timeout=1)
     elapsed = time.monotonic() - started
-    helper = _pid_from(pids)
+    helper = pid_from(pids)
     try:
         assert result.timed_out and not result.ok
         assert result.describe() == "sh did not finish within 1s and was killed"
@@ -93,7 +84,7 @@ def test_timeout_reaches_a_double_forked_orphan_when_certkeeper_is_its_subreaper
     done = subprocess.run(
         [PY, "-c", driver, script], capture_output=True, text=True, timeout=60, check=False
     )
-    orphan = _pid_from(pids)
+    orphan = pid_from(pids)
     try:
         assert done.returncode == 0, done.stderr
         assert done.stdout == "True sh did not finish within 1s and was killed\n"
