@@ -123,6 +123,27 @@ def measure_fn(fn: Callable[[], None], runs: int) -> Timing:
     return Timing(samples)
 
 
+def hashed_ca_dir(folder: Path, cas: list[trustme.CA]) -> Path:
+    """CA certificates under their OpenSSL subject-hash names (what `openssl rehash`
+    writes), for $SSL_CERT_DIR."""
+    folder.mkdir()
+    for ca in cas:
+        pem = folder / "ca.pem"
+        ca.cert_pem.write_to_path(str(pem))
+        subject_hash = subprocess.run(
+            ["openssl", "x509", "-noout", "-subject_hash", "-in", str(pem)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+        counter = 0
+        while (folder / f"{subject_hash}.{counter}").exists():
+            counter += 1
+        pem.rename(folder / f"{subject_hash}.{counter}")
+    return folder
+
+
 class Bench:
     def __init__(
         self,
@@ -526,12 +547,9 @@ def main() -> int:
     rsa = Bench(root, 100, key_type=trustme.KeyType.RSA, name="rsa")
     # In production the served certificates chain to a root in the system store, so a
     # probe needs one verifying handshake. Give certkeeper the same situation: the
-    # system bundle plus the bench CAs. (The openssl loop and the bare loop never verify.)
-    bundle = root / "ca-bundle.pem"
-    system = ssl.get_default_verify_paths().openssl_cafile
-    system_pem = Path(system).read_bytes() if Path(system).exists() else b""
-    bundle.write_bytes(system_pem + bench.ca.cert_pem.bytes() + rsa.ca.cert_pem.bytes())
-    trust_env = {"SSL_CERT_FILE": str(bundle)}
+    # system's roots plus the bench CAs, in a hashed directory of their own, as an
+    # operator adds a root. (The openssl loop and the bare loop never verify.)
+    trust_env = {"SSL_CERT_DIR": str(hashed_ca_dir(root / "ca-dir", [bench.ca, rsa.ca]))}
     rows: list[tuple[str, str, str, str, str]] = []
     notes: list[str] = [f"load average at the start: {os.getloadavg()[0]:.2f} (1 min)"]
     wan_rtt = 0.05

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from certkeeper.policy import AriWindow
 from certkeeper.state import AriRecord
+from certkeeper.tlsctx import verifying_context
+from certkeeper.value import Value
 
 if TYPE_CHECKING:
     import http.client
+    import random
 
     from certkeeper.config import AriSettings
     from certkeeper.x509info import CertInfo
@@ -78,16 +79,15 @@ def directory_of(config_dir: Path, cert_name: str) -> str | None:
 # ----------------------------------------------------------------- fetch
 
 
-@dataclass(frozen=True)
-class Suggestion:
+class Suggestion(Value):
     start: datetime
     end: datetime
     retry_after: datetime
     explanation_url: str | None
 
 
-# One verifying context per CA file for the whole run: building one reads the whole CA
-# store (~20 ms), and `check` asks the CA about every certificate of the host.
+# One verifying context per CA file for the whole run: building one may parse a whole CA
+# bundle (~20 ms), and `check` asks the CA about every certificate of the host.
 _contexts: dict[Path | None, Any] = {}
 
 
@@ -98,7 +98,7 @@ def _context(ca_file: Path | None) -> Any:
     if ctx is not None:
         return ctx
     try:
-        ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        ctx = verifying_context(str(ca_file) if ca_file else None)
     except (OSError, ssl.SSLError) as exc:
         raise AriError(f"cannot use ari.ca_file {ca_file}: {exc}") from None
     _contexts[ca_file] = ctx
@@ -234,7 +234,11 @@ def fetch(
 
 def choose(start: datetime, end: datetime, rng: random.Random | None = None) -> datetime:
     """A moment uniformly at random inside the window, so that hosts spread out."""
-    fraction = (rng or random.Random()).random()
+    if rng is None:
+        import random  # here: only a fetched window needs it, and status never fetches
+
+        rng = random.Random()
+    fraction = rng.random()
     return start + (end - start) * fraction
 
 
