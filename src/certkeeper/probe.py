@@ -8,12 +8,12 @@ a finding. Only the network can make a probe fail.
 from __future__ import annotations
 
 import _thread
-import queue
 import select
 import socket
 import ssl
 import threading
 import time
+from _queue import Empty, SimpleQueue
 from collections.abc import Callable, Iterable
 from typing import cast
 
@@ -205,7 +205,7 @@ class Probes:
         self._timeout = timeout
         self._trust = trust
         self._slots: list[_Served | BaseException | None] = [None] * len(items)
-        self._queue: queue.SimpleQueue[tuple[int, Target]] = queue.SimpleQueue()
+        self._queue: SimpleQueue[tuple[int, Target]] = SimpleQueue()
         for job in enumerate(items):
             self._queue.put(job)
         self._lock = threading.Lock()
@@ -235,7 +235,7 @@ class Probes:
         while not self._cancelled:
             try:
                 index, target = self._queue.get_nowait()
-            except queue.Empty:
+            except Empty:
                 return
             outcome: _Served | BaseException
             try:

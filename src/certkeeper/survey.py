@@ -7,7 +7,6 @@ the decisions themselves are in `policy`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 from certkeeper import ari, names, policy
@@ -16,11 +15,11 @@ from certkeeper.certcache import CertCache, der_key
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.probe import ProbeResult, Probes, Target, probe_many
 from certkeeper.state import AriRecord
+from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(Value):
     service: Service
     lineage: Lineage
     domain: str

@@ -13,8 +13,6 @@ escaped text must not grow on every pass (line(line(x)) == line(x)).
 
 from __future__ import annotations
 
-import unicodedata
-
 # C0/C1 controls and DEL (Cc), format characters such as bidi overrides and zero-width
 # joiners (Cf), lone surrogates (Cs), and the Unicode line and paragraph separators.
 _UNSAFE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -34,7 +32,13 @@ def _escape_char(ch: str) -> str:
 
 
 def unsafe(ch: str) -> bool:
-    return ord(ch) < 32 or 127 <= ord(ch) < 160 or unicodedata.category(ch) in _UNSAFE
+    code = ord(ch)
+    if code < 160:
+        return code < 32 or code >= 127
+    # Imported here: a table of every character, needed only for a name beyond ASCII.
+    import unicodedata
+
+    return unicodedata.category(ch) in _UNSAFE
 
 
 def line(text: str) -> str:
