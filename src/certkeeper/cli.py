@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from certkeeper import __version__
+from certkeeper import __version__, cli_base
 from certkeeper.cli_base import (
     ONLY_HELP,
     Ctx,
@@ -305,4 +305,5 @@ def main(argv: list[str] | None = None, **kwargs: Any) -> None:
     # setsid or a double fork (proc.py). Asked for here, not in proc: only the real
     # certkeeper process adopts orphans, never a program that imports certkeeper.
     reaper.want()
+    cli_base.own_process = True
     cli.main(args=argv, prog_name="certkeeper", **kwargs)

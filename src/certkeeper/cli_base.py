@@ -21,6 +21,24 @@ if TYPE_CHECKING:
 CONFIG_ERROR = 2
 STATUS_UNKNOWN = 3  # monitoring-plugin UNKNOWN
 
+# Set by cli.main: this is the certkeeper process itself, not a program (a test's
+# CliRunner) that runs a command in its own process and goes on afterwards.
+own_process = False
+
+
+def answered() -> None:
+    """A command has given its answer and the process is about to end.
+
+    What is left is the interpreter's teardown, whose garbage collections walk every
+    object the run created: ~9 ms of a 10-name `status` (a tenth of it). Nothing the
+    command leaves needs the collector to be released (its files are closed, the lock is
+    let go, logging flushes at exit), so the objects are frozen out of its sight.
+    """
+    if own_process:
+        import gc
+
+        gc.freeze()
+
 
 class Ctx:
     def __init__(self, config: str | None, verbose: bool) -> None:
@@ -111,7 +129,10 @@ def loaded(
             if before is not None:
                 before()
             cfg = obj.load(error_code, tag)
-            guarded(lambda: body(cfg, *args, **kwargs), error_code)
+            try:
+                guarded(lambda: body(cfg, *args, **kwargs), error_code)
+            finally:
+                answered()
 
         return command
 
