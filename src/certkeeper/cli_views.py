@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 def _preload_trust_store() -> None:
     from certkeeper.tlsctx import preload_trust_store
 
-    # Every row gets a trust verdict: load the CA store on the other core while the
-    # config is parsed, instead of after it.
+    # Every row gets a trust verdict: build the verifying context (which may parse a CA
+    # bundle, tlsctx.py) on the other core while the config is parsed, not after it.
     preload_trust_store()
 
 

@@ -1,8 +1,10 @@
 """The probe's two SSL contexts, each built once per run, and the CA store's preload.
 
-Apart from probe.py so that `status` starts loading the CA store before it imports the
-probe and the rest of its modules: the store (~20-30 ms) is what a 10-name status
-waits for longest, so it starts first.
+The system's roots are read from the hashed directory, one issuer at a time, wherever
+that gives OpenSSL's own verdict (`_lazy_roots`): the verifying context then costs ~1 ms.
+Where a whole bundle must be parsed instead (SSL_CERT_FILE names one, or the system has
+no hashed directory: ~20-30 ms), `status` starts that before it imports the probe and
+the rest of its modules; hence this module, apart from probe.py.
 """
 
 from __future__ import annotations
@@ -124,11 +126,12 @@ def _load_quietly() -> None:
 
 
 def preload_trust_store() -> None:
-    """Start loading the system CA store now, in the background.
+    """Start building the verifying context now, in the background.
 
-    OpenSSL reads the store without holding Python's lock, so on a second core the
-    load (~30 ms) overlaps the config parsing and imports that come before any probe.
-    `status` calls this first thing; the first trusting probe waits for it if needed.
+    Where it parses a CA bundle, OpenSSL does so without holding Python's lock, so on a
+    second core the load (~30 ms) overlaps the config parsing and imports that come
+    before any probe. `status` calls this first thing; the first trusting probe waits
+    for it if needed.
 
     Not a daemon thread: a command that ends at once (a config error) would otherwise
     let the interpreter, and OpenSSL's own exit handlers, tear down while this thread

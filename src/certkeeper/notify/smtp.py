@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from certkeeper.config import SmtpSettings
 from certkeeper.inputs import InputFileError, read_regular
+from certkeeper.tlsctx import verifying_context
 
 # A password file is a line of text; anything bigger is not one.
 MAX_PASSWORD_FILE_BYTES = 64 * 1024
@@ -167,7 +168,7 @@ def send(
     deadline = _Deadline(settings.timeout_seconds)
     client: smtplib.SMTP | None = None
     try:
-        context = ssl.create_default_context()
+        context = verifying_context()
         client = _SMTPS(deadline, context) if settings.security == "tls" else _SMTP(deadline)
         _open(client, settings, context, out.transcript)
         out.detail = _transfer(client, deadline, data, sender, rcpts, on_accepted, out.transcript)

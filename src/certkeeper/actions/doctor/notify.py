@@ -10,6 +10,7 @@ from certkeeper.actions.doctor.base import Options, Result, clean
 from certkeeper.config import Config
 from certkeeper.notify import outbox
 from certkeeper.notify.smtp import hang_up
+from certkeeper.tlsctx import verifying_context
 
 
 def _ehlo(cfg: Config) -> str | None:
@@ -20,7 +21,7 @@ def _ehlo(cfg: Config) -> str | None:
     try:
         if settings.security == "tls":
             client = smtplib.SMTP_SSL(
-                settings.host, settings.port, timeout=timeout, context=ssl.create_default_context()
+                settings.host, settings.port, timeout=timeout, context=verifying_context()
             )
         else:
             client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
