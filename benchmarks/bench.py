@@ -599,6 +599,22 @@ What is left of row 9: the interpreter and click (`--version` itself), `ssl` and
 reader compiles and libyaml's loader never uses), the config (~4 ms), ten handshakes
 (OpenSSL 3.0 spends ~1 ms of client CPU on each on this machine, and nginx its share),
 and the rest of status's modules (~8 ms).
+
+Where this round's run (09:43 UTC; load 0.63 at the start, 2.18 at the end) stands:
+every row is at its target.
+
+- Row 9: 1.82× (status 89 ms, `--version` 49 ms). The last run on main, at 08:05 UTC
+  with load 0.35, read 2.15× (112 ms against 52 ms). A run of this round's code before
+  the RSS fix below, at 09:37 UTC: 1.84×.
+- Row 1 at N=100: ECDSA 17.6×, RSA 16.2×, against an openssl loop of 2.87 s. The 09:37
+  run read 19.7× and 23.6× against loops of 3.40 s and 4.03 s: these rows follow the
+  loop's own time.
+- Row 5: 33.8 MB at 1,000 names, 25 MB at 10. The rounds before reported 41–53 MB for
+  every N, which was the bench's own size: at exec Linux folds the forking process's
+  high-water mark into the child's `ru_maxrss`. The bench now has each status write its
+  own VmHWM as it exits.
+- Row 4: the no-op check is 0.60× `certbot certificates` (0.88× at 08:05); not profiled
+  this round.
 """
 
 
