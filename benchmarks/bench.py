@@ -38,7 +38,7 @@ sys.path.insert(0, str(TOP / "tests"))
 
 from support.peers import wait_port  # noqa: E402
 from support.smtp import free_port  # noqa: E402
-from support.tls import SNIServer, write_lineage  # noqa: E402
+from support.tls import SNIServer, hashed_ca_dir, write_lineage  # noqa: E402
 
 CERTKEEPER = [sys.executable, "-m", "certkeeper"]
 # Installed certkeeper is byte-compiled (the .deb does it), so the measured commands may
@@ -158,27 +158,6 @@ def measure_fn(fn: Callable[[], None], runs: int) -> Timing:
         fn()
         samples.append(time.perf_counter() - started)
     return Timing(samples)
-
-
-def hashed_ca_dir(folder: Path, cas: list[trustme.CA]) -> Path:
-    """CA certificates under their OpenSSL subject-hash names (what `openssl rehash`
-    writes), for $SSL_CERT_DIR."""
-    folder.mkdir()
-    for ca in cas:
-        pem = folder / "ca.pem"
-        ca.cert_pem.write_to_path(str(pem))
-        subject_hash = subprocess.run(
-            ["openssl", "x509", "-noout", "-subject_hash", "-in", str(pem)],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        ).stdout.strip()
-        counter = 0
-        while (folder / f"{subject_hash}.{counter}").exists():
-            counter += 1
-        pem.rename(folder / f"{subject_hash}.{counter}")
-    return folder
 
 
 class Bench:

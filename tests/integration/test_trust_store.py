@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 from certkeeper.tlsctx import _hashed_name
-from support.tls import SNIServer, leaf
+from support.tls import SNIServer, hashed_ca_dir, leaf
 
 _PROBE = (
     "import json, sys;"
@@ -36,22 +36,6 @@ def server(ca: trustme.CA) -> Iterator[SNIServer]:
     srv.start()
     yield srv
     srv.stop()
-
-
-def _hashed_dir(folder: Path, ca: trustme.CA) -> Path:
-    """The CA under its subject-hash name, as `openssl rehash` (or an operator) puts it."""
-    folder.mkdir()
-    pem = folder / "ca.pem"
-    ca.cert_pem.write_to_path(str(pem))
-    subject_hash = subprocess.run(
-        ["openssl", "x509", "-noout", "-subject_hash", "-in", str(pem)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    ).stdout.strip()
-    pem.rename(folder / f"{subject_hash}.0")
-    return folder
 
 
 def _probe(server: SNIServer, **env: str) -> tuple[bool | None, int]:
@@ -79,9 +63,9 @@ def test_a_root_added_in_a_hashed_directory_is_trusted(
     ca: trustme.CA, server: SNIServer, tmp_path: Path
 ) -> None:
     # How an operator adds a root: SSL_CERT_DIR, a folder of hashed names.
-    assert _probe(server, SSL_CERT_DIR=str(_hashed_dir(tmp_path / "roots", ca)))[0] is True
+    assert _probe(server, SSL_CERT_DIR=str(hashed_ca_dir(tmp_path / "roots", [ca])))[0] is True
     # The same folder without that root: the chain is not trusted.
-    other = _hashed_dir(tmp_path / "other", trustme.CA())
+    other = hashed_ca_dir(tmp_path / "other", [trustme.CA()])
     assert _probe(server, SSL_CERT_DIR=str(other))[0] is False
 
 

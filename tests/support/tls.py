@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,3 +122,24 @@ def write_lineage(config_dir: Path, cert_name: str, cert: trustme.LeafCert, ca: 
     (live / "fullchain.pem").write_bytes(leaf_pem + chain)
     (live / "privkey.pem").write_bytes(cert.private_key_pem.bytes())
     return live
+
+
+def hashed_ca_dir(folder: Path, cas: list[trustme.CA]) -> Path:
+    """CA certificates under their OpenSSL subject-hash names (what `openssl rehash`
+    writes), for $SSL_CERT_DIR."""
+    folder.mkdir()
+    for ca in cas:
+        pem = folder / "ca.pem"
+        ca.cert_pem.write_to_path(str(pem))
+        subject_hash = subprocess.run(
+            ["openssl", "x509", "-noout", "-subject_hash", "-in", str(pem)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+        counter = 0
+        while (folder / f"{subject_hash}.{counter}").exists():
+            counter += 1
+        pem.rename(folder / f"{subject_hash}.{counter}")
+    return folder
