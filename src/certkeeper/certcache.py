@@ -26,6 +26,8 @@ from datetime import datetime
 from pathlib import Path
 
 from certkeeper.times import from_iso, iso
+from certkeeper.value import Value
+from certkeeper.x509info import CertInfo
 
 try:
     # OpenSSL's sha256 as hashlib hands it out: importing hashlib builds a constructor
@@ -33,8 +35,6 @@ try:
     from _hashlib import openssl_sha256 as _sha256
 except ImportError:  # a Python built without OpenSSL's hashes
     from hashlib import sha256 as _sha256
-from certkeeper.value import Value
-from certkeeper.x509info import CertInfo
 
 CACHE_NAME = "certinfo-cache.json"
 FORMAT = 1
