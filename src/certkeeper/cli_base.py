@@ -32,7 +32,9 @@ def answered() -> None:
     What is left is the interpreter's teardown, whose garbage collections walk every
     object the run created: ~9 ms of a 10-name `status` (a tenth of it). Nothing the
     command leaves needs the collector to be released (its files are closed, the lock is
-    let go, logging flushes at exit), so the objects are frozen out of its sight.
+    let go, logging flushes at exit), so the objects are frozen out of its sight. From
+    here on no finalizer (`__del__`, a weakref callback) of an object in a reference
+    cycle runs: nothing may be left to one.
     """
     if own_process:
         import gc

@@ -49,6 +49,10 @@ def _build_reading() -> ssl.SSLContext:
     return ctx
 
 
+# Debian's bundle is ~220 KB; a larger one is read by OpenSSL as it always was.
+_MAX_BUNDLE_BYTES = 4 * 1024 * 1024
+
+
 def _hashed_name(name: str) -> bool:
     """A CA file's name in a hashed directory (c_rehash, openssl rehash): the subject
     hash, a dot, a collision counter, as in 4042bcee.0."""
@@ -57,37 +61,68 @@ def _hashed_name(name: str) -> bool:
     return len(stem) == 8 and all(c in hexdigits for c in stem) and dot == "." and counter.isdigit()
 
 
+def _same_roots(bundle: str, folder: str) -> bool:
+    """Whether the hashed folder holds the bundle's roots: as many hashed names as the
+    bundle has certificates, and the bundle not changed after the folder.
+
+    update-ca-certificates writes the bundle, then rehashes the folder (and removes its
+    dangling links), so the two agree and the folder is the newer. A root appended to the
+    bundle by hand (`cat corp.pem >> ca-certificates.crt`) makes the bundle the newer and
+    the longer: then the bundle is parsed, as OpenSSL's defaults do, and it is trusted.
+    """
+    import os
+
+    try:
+        with os.scandir(folder) as entries:
+            names = sum(1 for entry in entries if _hashed_name(entry.name))
+        folder_changed = os.stat(folder).st_mtime_ns
+    except OSError:
+        return False
+    if names == 0:
+        return False
+    try:
+        with open(bundle, "rb") as f:
+            in_bundle = f.read(_MAX_BUNDLE_BYTES + 1)
+        bundle_changed = os.stat(bundle).st_mtime_ns
+    except FileNotFoundError:
+        return True  # no bundle: the folder is all that OpenSSL's defaults have
+    except OSError:
+        return False
+    if len(in_bundle) > _MAX_BUNDLE_BYTES or bundle_changed > folder_changed:
+        return False
+    return in_bundle.count(b"-----BEGIN CERTIFICATE-----") == names
+
+
 def _lazy_roots() -> str | None:
-    """The hashed directories that give OpenSSL's default verdict, or None: use the defaults.
+    """The hashed folders that give OpenSSL's default verdict, or None: use the defaults.
 
     OpenSSL's defaults are a bundle ($SSL_CERT_FILE, else /usr/lib/ssl/cert.pem) and a
-    hashed directory ($SSL_CERT_DIR, else /usr/lib/ssl/certs). It parses the bundle whole
+    hashed folder ($SSL_CERT_DIR, else /usr/lib/ssl/certs). It parses the bundle whole
     (~140 roots, 20-40 ms: the longest wait of a 10-name `status`), but reads a hashed
-    directory lazily, one issuer's file per verification. Debian's update-ca-certificates
-    writes the default bundle and the default directory from the same roots, so the
-    default directory stands in for the default bundle, and the verdict is the same.
-    Not when SSL_CERT_FILE names another bundle (the operator's choice, loaded as it is),
-    nor when the default directory holds no hashed names (a distribution that ships only
-    the bundle).
+    folder lazily, one issuer's file per verification. Debian's update-ca-certificates
+    writes the default bundle and the default folder from the same roots, so where they
+    agree (`_same_roots`) the default folder stands in for the default bundle, and the
+    verdict is the same. Not when SSL_CERT_FILE names another bundle (the operator's
+    choice, loaded as it is).
     """
     import os
     import ssl
 
     paths = ssl.get_default_verify_paths()
+    bundle = paths.openssl_cafile
     named_file = os.environ.get(paths.openssl_cafile_env)
-    if named_file and os.path.realpath(named_file) != os.path.realpath(paths.openssl_cafile):
+    if named_file and os.path.realpath(named_file) != os.path.realpath(bundle):
         return None
     default_dir = paths.openssl_capath
-    try:
-        with os.scandir(default_dir) as entries:
-            if not any(_hashed_name(entry.name) for entry in entries):
-                return None
-    except OSError:
+    if not _same_roots(bundle, default_dir):
         return None
-    # $SSL_CERT_DIR replaces the default directory, as OpenSSL reads it; the default
-    # directory stays, in the bundle's place.
+    # $SSL_CERT_DIR replaces the default folder, as OpenSSL reads it; the default folder
+    # stays, in the bundle's place (the same roots, by _same_roots).
     named_dir = os.environ.get(paths.openssl_capath_env) or default_dir
-    return os.pathsep.join(dict.fromkeys([default_dir, named_dir]))
+    folders: dict[str, str] = {}  # each folder once, however it is spelled
+    for folder in [default_dir, *named_dir.split(os.pathsep)]:
+        folders.setdefault(os.path.realpath(folder), folder)
+    return os.pathsep.join(folders.values())
 
 
 def verifying_context(cafile: str | None = None) -> ssl.SSLContext:

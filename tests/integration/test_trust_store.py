@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from certkeeper.tlsctx import _hashed_name
+from certkeeper.tlsctx import _hashed_name, _same_roots
 from support.tls import SNIServer, hashed_ca_dir, leaf
 
 _PROBE = (
@@ -38,10 +38,10 @@ def server(ca: trustme.CA) -> Iterator[SNIServer]:
     srv.stop()
 
 
-def _probe(server: SNIServer, **env: str) -> tuple[bool | None, int]:
+def _probe(server: SNIServer, *, wrap: tuple[str, ...] = (), **env: str) -> tuple[bool | None, int]:
     clean = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(server.port)],
+        [*wrap, sys.executable, "-c", _PROBE, str(server.port)],
         capture_output=True,
         text=True,
         env={**clean, **env},
@@ -92,6 +92,51 @@ def test_the_system_roots_are_not_parsed_up_front(server: SNIServer) -> None:
     # SSL_CERT_FILE naming the default bundle itself is the same store, read lazily too.
     default_bundle = ssl.get_default_verify_paths().openssl_cafile
     assert _probe(server, SSL_CERT_FILE=default_bundle)[1] == 0
+
+
+def test_a_root_appended_to_the_bundle_by_hand_is_trusted(
+    ca: trustme.CA, server: SNIServer, tmp_path: Path
+) -> None:
+    # `cat corp.pem >> /etc/ssl/certs/ca-certificates.crt`, without update-ca-certificates:
+    # the hashed folder no longer holds the bundle's roots, so the bundle is parsed, as
+    # OpenSSL's defaults do. Shown in a private mount namespace: the host's bundle is not
+    # touched.
+    bundle = os.path.realpath(ssl.get_default_verify_paths().openssl_cafile)
+    edited = tmp_path / "ca-certificates.crt"
+    edited.write_bytes(Path(bundle).read_bytes() + ca.cert_pem.bytes())
+    mount = ("unshare", "-m", "sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh")
+    assert _probe(server, wrap=(*mount, str(edited), bundle)) == (True, 145)
+
+
+def _roots(folder: Path, cas: list[trustme.CA], bundle_cas: list[trustme.CA]) -> Path:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    hashed_ca_dir(folder, cas)
+    bundle = folder.parent / "bundle.pem"
+    bundle.write_bytes(b"".join(ca.cert_pem.bytes() for ca in bundle_cas))
+    # As update-ca-certificates leaves them: the folder rehashed after the bundle.
+    os.utime(bundle, ns=(1, 1))
+    return bundle
+
+
+def test_same_roots_as_update_ca_certificates_leaves_them(tmp_path: Path) -> None:
+    cas = [trustme.CA(), trustme.CA()]
+    bundle = _roots(tmp_path / "certs", cas, cas)
+    assert _same_roots(str(bundle), str(tmp_path / "certs")) is True
+    # No bundle at all: the folder is all that OpenSSL's defaults would read.
+    bundle.unlink()
+    assert _same_roots(str(bundle), str(tmp_path / "certs")) is True
+
+
+def test_a_bundle_longer_or_newer_than_the_folder_is_not_the_same(tmp_path: Path) -> None:
+    cas = [trustme.CA(), trustme.CA()]
+    longer = _roots(tmp_path / "a" / "certs", cas, [*cas, trustme.CA()])
+    assert _same_roots(str(longer), str(tmp_path / "a" / "certs")) is False
+    newer = _roots(tmp_path / "b" / "certs", cas, cas)
+    os.utime(newer)  # edited in place after the last rehash
+    assert _same_roots(str(newer), str(tmp_path / "b" / "certs")) is False
+    empty = _roots(tmp_path / "c" / "certs", [], [])
+    assert _same_roots(str(empty), str(tmp_path / "c" / "certs")) is False  # no hashed names
+    assert _same_roots(str(empty), str(tmp_path / "missing")) is False
 
 
 @pytest.mark.parametrize(
