@@ -45,17 +45,44 @@ def test_the_graph_was_read() -> None:
 
 @pytest.mark.parametrize("module", sorted(GRAPH))
 def test_only_the_edge_imports_the_edge(module: str) -> None:
-    if _under(module, "certkeeper.cli", "certkeeper.__main__") or module.startswith(
-        "certkeeper.cli_"
-    ):
+    if _under(module, "certkeeper.cli", "certkeeper.__main__"):
         return
-    edge = {
-        m
-        for m in GRAPH[module]
-        if m in ("certkeeper.cli", "certkeeper.render") or m.startswith("certkeeper.cli_")
-    }
+    edge = {m for m in GRAPH[module] if _under(m, "certkeeper.cli", "certkeeper.render")}
     # render turns values into words; an action or a peer module never words its own result.
     assert module == "certkeeper.render" or not edge, f"{module} imports {sorted(edge)}"
+
+
+# The command line's own rooms: the group (cli/__init__), the wrapper with its exit table,
+# and the argv that install-hook and doctor share. Every other module in cli/ is a command.
+CLI_SHARED = {"certkeeper.cli.wrapper", "certkeeper.cli.exits", "certkeeper.cli.hook_argv"}
+CLI_COMMANDS = sorted(
+    m for m in GRAPH if _under(m, "certkeeper.cli") and m not in CLI_SHARED | {"certkeeper.cli"}
+)
+
+
+def _cli_modules_imported(module: str) -> set[str]:
+    """The cli/ modules `module` imports, `from certkeeper.cli import wrapper` included."""
+    path = SRC.joinpath(*module.split("."))
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    found = {m for m in GRAPH[module] if _under(m, "certkeeper.cli")} - {"certkeeper.cli"}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == "certkeeper.cli":
+            found.update(f"certkeeper.cli.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_group_imports_no_command() -> None:
+    # The LazyGroup imports a command's module when that command runs: --version and
+    # --help import none of them.
+    assert CLI_COMMANDS, "no command module was found"
+    inside = _cli_modules_imported("certkeeper.cli")
+    assert inside <= CLI_SHARED, sorted(inside)
+
+
+@pytest.mark.parametrize("module", CLI_COMMANDS + sorted(CLI_SHARED))
+def test_a_command_imports_no_other_command(module: str) -> None:
+    others = _cli_modules_imported(module) - CLI_SHARED
+    assert not others, f"{module} imports {sorted(others)}"
 
 
 @pytest.mark.parametrize("module", sorted(m for m in GRAPH if _under(m, "certkeeper.actions")))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from certkeeper import policy
 from certkeeper.actions.common import window_warnings
 from certkeeper.config import Config, select
+from certkeeper.errors import ConfigError
 from certkeeper.value import Record
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ def run(cfg: Config, only: str | None, now: datetime) -> StatusResult:
     from certkeeper.notify.outbox import count, quarantined
     from certkeeper.survey import probe_view, survey
 
+    if not cfg.services:
+        # A host whose service files were never rendered is not a healthy host.
+        raise ConfigError([f"no service configured in {cfg.services_dir}"])
     services = select(cfg, only)
     memory = state_mod.load(cfg.state_dir, now, repair=False)
     ari_records = {name: rec.ari for name, rec in memory.certs.items()}

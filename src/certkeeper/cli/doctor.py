@@ -1,0 +1,82 @@
+"""`certkeeper doctor`: the guide's troubleshooting, each check with its fix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from certkeeper import config, sandbox
+from certkeeper.actions import doctor as doctor_action
+from certkeeper.cli.hook_argv import this_certkeeper
+from certkeeper.cli.wrapper import Run, command, say, say_line
+
+
+@command()
+@click.argument("service", required=False, metavar="[SERVICE]")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One object per check: check, ok, finding, fix."
+)
+@click.option(
+    "--send-test",
+    is_flag=True,
+    help="Also send a test notice to notify.to (otherwise doctor sends nothing).",
+)
+@click.option(
+    "--resolve",
+    "resolve",
+    multiple=True,
+    metavar="NAME:ADDR",
+    help="Take ADDR as NAME's address instead of asking DNS, like curl's --resolve "
+    "(to see where Let's Encrypt would land before DNS changes, or in tests). Repeatable.",
+)
+@click.option(
+    "--timeout",
+    "budget",
+    type=click.FloatRange(1, 600),
+    default=20,
+    show_default=True,
+    metavar="SECONDS",
+    help="A check still running after this is reported as timed out.",
+)
+def doctor(
+    run: Run,
+    service: str | None,
+    as_json: bool,
+    send_test: bool,
+    resolve: tuple[str, ...],
+    budget: float,
+) -> int:
+    """Run the guide's troubleshooting in seconds and say what to fix: config, DNS,
+    the HTTP-01 path through this host's nginx (a test token, always removed), the
+    webroot under the unit's sandbox, nginx -t, certbot's lineage and renewal conf, the
+    symlinks, disk vs served, the deploy hook, the timer or cron line, notifications
+    (outbox, SMTP EHLO) and the last attempt with certbot's log.
+
+    SERVICE limits it to one service (its file name in services_dir, or a cert_name).
+    Changes nothing else, never asks the CA, sends nothing unless --send-test.
+    Exit: 0 every check passed, 1 any failed or could not run, 2 a usage or
+    configuration error (or an unknown SERVICE) stopped it before any check.
+    """
+    try:
+        names = doctor_action.parse_resolve(resolve)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--resolve") from None
+    cfg = run.config()
+    services = config.select(cfg, service)
+    opts = doctor_action.Options(
+        resolve=names,
+        send_test=send_test,
+        budget=budget,
+        root=Path(os.environ.get(sandbox.ROOT_ENV) or "/"),
+        certkeeper_argv=tuple(this_certkeeper(run)),
+        config_arg=run.config_arg,
+    )
+    results = doctor_action.run(cfg, services, opts)
+    if as_json:
+        say(doctor_action.as_json(results))
+    else:
+        for line in doctor_action.text(results):
+            say_line(line)
+    return doctor_action.exit_code(results)
