@@ -339,20 +339,18 @@ def test_doctor_service_limits_it_to_one_service(healthy: Host) -> None:
     proc, doc = doctor(host, "shop")
     assert proc.returncode == 0, json.dumps(doc, indent=1)
     assert {c["subject"] for c in doc["checks"]} == {"shop", None}
-    proc, doc = doctor(host, "nosuch")
-    assert proc.returncode == 1
-    [config] = doc["checks"]
-    assert config["check"] == "config" and not config["ok"]
-    assert "nosuch" in config["finding"]
+    # An unknown SERVICE stops doctor before any check: a usage error, 2.
+    proc = host.run("doctor", "nosuch", "--json")
+    assert proc.returncode == 2, dump(proc)
+    assert proc.stdout == "" and "'nosuch'" in proc.stderr
 
 
-def test_a_broken_config_is_the_config_check(tmp_path: Path) -> None:
+def test_a_broken_config_stops_doctor_before_any_check(tmp_path: Path) -> None:
     from support.run import certkeeper
 
     bad = tmp_path / "config.yaml"
     bad.write_text("probe:\n  http_port: eighty\n")
     proc = certkeeper(bad, "doctor", env={"CERTKEEPER_SYSTEMD_ROOT": os.fspath(tmp_path)})
-    assert proc.returncode == 1, dump(proc)
-    [line, summary] = proc.stdout.splitlines()
-    assert line.startswith("\u2717 Config: ") and "probe.http_port" in line
-    assert summary == "0 of 1 checks passed; 1 failed"
+    assert proc.returncode == 2, dump(proc)
+    assert proc.stdout == ""
+    assert "probe.http_port" in proc.stderr and "Traceback" not in proc.stderr
