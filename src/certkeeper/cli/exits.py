@@ -7,7 +7,6 @@ holds both to it.
 
 from __future__ import annotations
 
-import textwrap
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -59,15 +58,11 @@ TABLE = (
 )
 
 
-def help_text(width: int = 78) -> str:
-    """The table as `certkeeper --help` ends it (`\\b`: click keeps the lines as they are)."""
-    lines = ["\b", "Exit codes:"]
+def help_rows() -> list[tuple[str, str]]:
+    """The table as `certkeeper --help` ends it: one entry per code and kind of command."""
+    rows = []
     for row in TABLE:
-        said = [("status, report: ", row.plugin), ("other commands: ", row.command)]
-        for n, (who, what) in enumerate(said):
-            if what != "-":
-                first = f"{row.code}  " if n == 0 else "   "
-                lines += textwrap.wrap(
-                    who + what, width, initial_indent=first, subsequent_indent=" " * 7
-                )
-    return "\n".join(lines)
+        rows.append((str(row.code), f"status, report: {row.plugin}"))
+        if row.command != "-":
+            rows.append(("", f"other commands: {row.command}"))
+    return rows
