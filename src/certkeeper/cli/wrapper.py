@@ -136,8 +136,8 @@ def guarded(body: Callable[[], int], contract: Contract, tag: str = "certkeeper"
         raise _exits(exc, contract.usage) from None
     except ConfigError as exc:
         return _said(exc.problems, contract.config)
-    except HookRefused as exc:
-        return _said([f"certkeeper: {exc}"], contract.config)
+    except HookRefused as exc:  # certbot shows the hook's output under its own name
+        return _said([f"certkeeper deploy-hook: {exc}"], contract.config)
     except LockBusy as exc:
         return _said([f"certkeeper: {exc}"], contract.failed)
     except PermissionError as exc:
