@@ -40,7 +40,7 @@ class Run:
     """What the global options said (before or after the subcommand), and the config they
     name, loaded on the first call to config(): inside the guard, like everything else."""
 
-    def __init__(self, config_arg: str | None, verbose: bool) -> None:
+    def __init__(self, config_arg: str | None = None, verbose: bool = False) -> None:
         self.config_arg = config_arg
         self.verbose = verbose
         self._config: Config | None = None
@@ -85,8 +85,7 @@ class Command(click.Command):
             raise _exits(exc, self.contract.usage) from None
 
     def invoke(self, ctx: click.Context) -> None:
-        run = ctx.find_object(Run)
-        log.configure(tag=self.tag, verbose=run.verbose if run else False)
+        log.configure(tag=self.tag, verbose=ctx.ensure_object(Run).verbose)
         try:
             code = guarded(lambda: super(Command, self).invoke(ctx), self.contract, self.tag)
         finally:
@@ -106,25 +105,23 @@ def command(
         cmd = click.command(name, cls=Command, contract=contract, tag=tag, **attrs)(
             click.pass_obj(body)
         )
-        click.option("--verbose", "-v", is_flag=True, expose_value=False, callback=_verbose,
-                     help=VERBOSE_HELP)(cmd)  # fmt: skip
         click.option("--config", "-c", metavar="PATH", expose_value=False, callback=_config,
                      help=CONFIG_HELP)(cmd)  # fmt: skip
+        click.option("--verbose", "-v", is_flag=True, expose_value=False, callback=_verbose,
+                     help=VERBOSE_HELP)(cmd)  # fmt: skip
         return cmd
 
     return wrap
 
 
 def _config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    run = ctx.find_object(Run)
-    if value is not None and run is not None:
-        run.config_arg = value
+    if value is not None:
+        ctx.ensure_object(Run).config_arg = value
 
 
 def _verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    run = ctx.find_object(Run)
-    if value and run is not None:
-        run.verbose = True
+    if value:
+        ctx.ensure_object(Run).verbose = True
 
 
 def guarded(body: Callable[[], int], contract: Contract, tag: str = "certkeeper") -> int:
