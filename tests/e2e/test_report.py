@@ -179,7 +179,8 @@ def test_a_host_older_than_max_age_is_stale(outputs: dict[str, Path], tmp_path: 
     assert fresh.returncode == 3 and "STALE" in fresh.stdout, dump(fresh)
     assert report("--max-age", "2d", str(old)).returncode == 0
     bad = report("--max-age", "soon", str(old))
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    # report is a Nagios plugin: a usage error is 3 UNKNOWN, not CRITICAL.
+    assert bad.returncode == 3 and "Traceback" not in bad.stderr
     assert "expected an age such as 36h" in bad.stderr
 
 
