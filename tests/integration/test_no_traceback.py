@@ -87,6 +87,19 @@ def test_a_995_deep_config_is_one_line(tmp_path: Path, args: list[str]) -> None:
     assert proc.stdout == ""
 
 
+@pytest.mark.parametrize("args", [["status"], ["check", "--no-jitter"], ["config", "validate"]])
+def test_a_995_deep_service_file_is_one_line(cfg: Path, tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "services.d" / "deep.yaml").write_text("[" * 995 + "]" * 995 + "\n")
+    proc = certkeeper(cfg, *args, env={NO_UNIT: str(tmp_path)})
+    line = one_line(proc)
+    if "internal error" in line:
+        assert proc.returncode == failed_code(args[0]), line
+    else:
+        assert proc.returncode == (3 if args[0] in PLUGINS else 2), line
+        assert "deep.yaml" in line
+    assert proc.stdout == ""
+
+
 def closed_stdout(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """certkeeper writing into a pipe whose reader has gone (`certkeeper ... | head -c0`)."""
     reader, writer = os.pipe()
