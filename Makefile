@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv prereqs prereqs-demo test lint unit e2e demo deb bench clean config-table
+.PHONY: all venv prereqs prereqs-demo test lint unit e2e demo demo-stop deb bench clean config-table
 
 all: test
 
@@ -52,10 +52,26 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
+# The demo's own venv holds only what it runs: certkeeper, certbot, aiosmtpd and trustme.
+DEMO_VENV  := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+$(DEMO_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || { \
+	  echo "$(PYTHON) cannot make a venv (no ensurepip). As root, run:" >&2; \
+	  echo "  apt-get install -y python3-venv" >&2; exit 1; }
+	@rm -rf $(DEMO_VENV)
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install --quiet -e '.[demo]'
+	touch $(DEMO_STAMP)
+
 # prereqs first (it may install python3-venv), then the venv: a sub-make keeps that order.
+# KEEP=1 leaves the sandbox up to explore until `make demo-stop`.
 demo: prereqs-demo
-	@$(MAKE) --no-print-directory -q $(STAMP) || $(MAKE) --no-print-directory $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python demo/run_demo.py
+	@$(MAKE) --no-print-directory -q $(DEMO_STAMP) || $(MAKE) --no-print-directory $(DEMO_STAMP)
+	PATH="$(abspath $(DEMO_VENV)/bin):$$PATH" $(DEMO_VENV)/bin/python demo/run_demo.py $(if $(KEEP),--keep)
+
+demo-stop:
+	@$(PYTHON) demo/run_demo.py --stop
 
 deb:
 	packaging/deb/build.sh
