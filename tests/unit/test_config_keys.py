@@ -23,7 +23,9 @@ IN_WORDS = {"hostname": "short host name", "notify.from": "`certkeeper@<hostname
 
 def readme_block() -> str:
     text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    assert README_BEGIN in text and README_END in text, "docs/configuration.md lost its table markers"
+    assert README_BEGIN in text and README_END in text, (
+        "docs/configuration.md lost its table markers"
+    )
     return text.split(README_BEGIN + "\n", 1)[1].split(README_END, 1)[0]
 
 
