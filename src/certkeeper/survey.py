@@ -123,6 +123,24 @@ def _read_disks(cfg: Config, services: tuple[Service, ...]) -> dict[str, _Disk]:
     return disks
 
 
+def renewal_of(
+    svc: Service,
+    result: ProbeResult,
+    disk: CertInfo | None,
+    record: AriRecord | None,
+    now: datetime,
+) -> tuple[policy.RenewalPlan | None, policy.AriWindow | None]:
+    """When this row's certificate is renewed (None: monitor-only, or nothing to plan),
+    and the CA's window that applies to it: what `status` shows and the metrics say."""
+    # Only a certificate that names the domain counts: nginx's default server
+    # answering for a name it does not serve yet says nothing about this lineage.
+    deciding = policy.earliest(result.cert if result.covered else None, disk)
+    window = ari.window_for(record, deciding)
+    if not svc.enabled or deciding is None:
+        return None, window
+    return policy.renewal_plan(deciding, svc.renewal_days, window, now), window
+
+
 def _row(
     cfg: Config,
     svc: Service,
@@ -134,15 +152,7 @@ def _row(
     now: datetime,
 ) -> Row:
     disk, _, disk_error = on_disk
-    # Only a certificate that names the domain counts: nginx's default server
-    # answering for a name it does not serve yet says nothing about this lineage.
-    deciding = policy.earliest(result.cert if result.covered else None, disk)
-    window = ari.window_for(record, deciding)
-    plan = (
-        policy.renewal_plan(deciding, svc.renewal_days, window, now)
-        if svc.enabled and deciding is not None
-        else None
-    )
+    plan, window = renewal_of(svc, result, disk, record, now)
     assessment = policy.assess(
         result.target.domain,
         result.cert,

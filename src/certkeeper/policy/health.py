@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
@@ -23,6 +22,8 @@ class Health(StrEnum):
     UNREACHABLE = "UNREACHABLE"
     MISSING = "MISSING"
     MONITOR = "MONITOR"
+    # not_before is still ahead: every client rejects the certificate.
+    NOT_YET_VALID = "NOT_YET_VALID"
 
 
 class MonitorState(StrEnum):
@@ -31,6 +32,7 @@ class MonitorState(StrEnum):
     OK = "OK"
     WARN = "WARN"
     EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
 
 
 class Assessment(Value):
@@ -76,6 +78,8 @@ def assess(
             Health.MISMATCH, None, left, "nginx serves another certificate than the one on disk"
         )
     assert deciding is not None
+    if served.not_before > now:
+        return Assessment(Health.NOT_YET_VALID, None, left, _not_yet(served.not_before))
     if deciding.not_after <= now:
         return Assessment(Health.EXPIRED, None, left, "expired")
     if is_due(deciding, renewal_days, now, ari):
@@ -95,6 +99,11 @@ def _assess_monitor(
         return Assessment(Health.UNREACHABLE, None, None, probe_error or "no answer")
     deciding = earliest(served, disk)
     assert deciding is not None and left is not None
+    shown = served or deciding
+    if shown.not_before > now:
+        return Assessment(
+            Health.MONITOR, MonitorState.NOT_YET_VALID, left, _not_yet(shown.not_before)
+        )
     if deciding.not_after <= now:
         return Assessment(Health.MONITOR, MonitorState.EXPIRED, left, "expired")
     scaled = scaled_warn_days(warn_days, deciding.not_after - deciding.not_before)
@@ -103,15 +112,5 @@ def _assess_monitor(
     return Assessment(Health.MONITOR, MonitorState.OK, left, "")
 
 
-_BAD = {Health.EXPIRED, Health.UNREACHABLE, Health.MISSING, Health.MISMATCH, Health.NOT_COVERED}
-
-
-def status_exit_code(assessments: Iterable[Assessment]) -> int:
-    """Monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL (3 UNKNOWN is config)."""
-    code = 0
-    for a in assessments:
-        if a.state in _BAD or a.monitor is MonitorState.EXPIRED:
-            return 2
-        if a.state is Health.DUE or a.monitor is MonitorState.WARN:
-            code = 1
-    return code
+def _not_yet(not_before: datetime) -> str:
+    return f"not valid before {not_before:%Y-%m-%d %H:%M} UTC: every client rejects it"
