@@ -103,8 +103,8 @@ def survey(
     results = probes.results(lambda der: on_disk.get(der_key(der)) if on_disk else None)
     records = ari_records or {}
     return [
-        _row(cfg, svc, lin, dom, result, disks[lin.cert_name], records.get(lin.cert_name), now)
-        for (svc, lin, dom), result in zip(pairs, results, strict=True)
+        _row(cfg, pair, result, disks[pair[1].cert_name], records.get(pair[1].cert_name), now)
+        for pair, result in zip(pairs, results, strict=True)
     ]
 
 
@@ -143,27 +143,21 @@ def renewal_of(
 
 def _row(
     cfg: Config,
-    svc: Service,
-    lin: Lineage,
-    dom: str,
+    pair: tuple[Service, Lineage, str],
     result: ProbeResult,
     on_disk: _Disk,
     record: AriRecord | None,
     now: datetime,
 ) -> Row:
+    svc, lin, dom = pair
     disk, _, disk_error = on_disk
     plan, window = renewal_of(svc, result, disk, record, now)
     assessment = policy.assess(
         result.target.domain,
-        result.cert,
-        result.error,
-        disk,
-        monitor_only=not svc.enabled,
-        renewal_days=svc.renewal_days,
-        warn_days=cfg.notify.warn_days,
-        now=now,
-        disk_error=disk_error,
-        ari=window,
+        policy.Observed(result.cert, result.error, disk, disk_error),
+        policy.Judging(not svc.enabled, svc.renewal_days, cfg.notify.warn_days),
+        now,
+        window,
     )
     kept = record if window is not None else None
     return Row(svc, lin, dom, result, disk, disk_error, assessment, plan, kept)

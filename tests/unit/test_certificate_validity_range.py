@@ -81,12 +81,8 @@ def test_the_far_end_of_the_calendar_is_read_and_planned_without_overflow() -> N
     assert not plan.due(NOW)
     assessment = policy.assess(
         "edge.example.test",
-        cert,
-        None,
-        cert,
-        monitor_only=False,
-        renewal_days=31,
-        warn_days=(14, 7),
-        now=NOW,
+        policy.Observed(cert, None, cert),
+        policy.Judging(False, 31, (14, 7)),
+        NOW,
     )
     assert assessment.state is policy.Health.OK

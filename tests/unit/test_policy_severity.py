@@ -23,13 +23,9 @@ def cert(days_left: float, lifetime: float = 90, serial: int = 1) -> CertInfo:
 def assess(served: CertInfo | None, disk: CertInfo | None, monitor: bool = False) -> object:
     return policy.assess(
         DOMAIN,
-        served,
-        None if served else "refused",
-        disk,
-        monitor_only=monitor,
-        renewal_days=31,
-        warn_days=(14, 7),
-        now=NOW,
+        policy.Observed(served, None if served else "refused", disk),
+        policy.Judging(monitor, 31, (14, 7)),
+        NOW,
     )
 
 

@@ -23,7 +23,7 @@ from certkeeper.policy.expiry import (
     warning_due,
     warning_threshold,
 )
-from certkeeper.policy.health import Assessment, Health, MonitorState, assess
+from certkeeper.policy.health import Assessment, Health, Judging, MonitorState, Observed, assess
 from certkeeper.policy.profiles import (
     CLASSIC_STEPS,
     DRIFT_TOLERANCE,
@@ -72,7 +72,9 @@ __all__ = [
     "Assessment",
     "ExpiryWarning",
     "Health",
+    "Judging",
     "MonitorState",
+    "Observed",
     "RenewalPlan",
     "Rule",
     "Severity",
