@@ -2,8 +2,10 @@
 
 Runs on the control node, with no certkeeper config: it only reads what the hosts
 said. Rows keep the states and exit codes of `status`; a host whose answer is older
-than --max-age is STALE (its agent may have stopped, or the gathering did), and a
-file that is not status output is named on stderr without stopping the others.
+than --max-age is STALE (its agent may have stopped, or the gathering did), one
+stamped ahead of this clock is FROM_THE_FUTURE and never its newest answer, and a
+file that is not status output is a BAD_INPUT row and a line on stderr without
+stopping the others. States rank by policy's one severity table.
 """
 
 from __future__ import annotations
@@ -418,19 +420,15 @@ def table(fleet: Fleet) -> str:
     return "\n".join(lines)
 
 
-def _iso(moment: datetime) -> str:
-    return iso(moment)
-
-
 def as_json(fleet: Fleet) -> str:
     doc = {
-        "generated_at": _iso(fleet.now),
+        "generated_at": iso(fleet.now),
         "max_age_seconds": int(fleet.max_age.total_seconds()),
         "exit_code": fleet.exit_code,
         "hosts": [
             {
                 "host": h.host,
-                "generated_at": _iso(h.generated_at),
+                "generated_at": iso(h.generated_at),
                 "stale": h.host in fleet.stale_hosts,
                 "outbox_waiting": h.outbox_waiting,
                 "source": h.source,
