@@ -344,11 +344,11 @@ def _write_metrics(
 ) -> None:
     if cfg.metrics_file is None:
         return
-    from certkeeper.actions import metrics
+    from certkeeper.samples import after_check
 
     # A quiet run over every service already saw the world as it still is.
     rows = report.rows if only is None and not report.events else None
-    problem = metrics.after_check(cfg, state, now(), rows)
+    problem = after_check(cfg, state, now(), rows)
     if problem:
         # Said, not failed: the renewal itself went as reported.
         result.warnings.append(problem)
