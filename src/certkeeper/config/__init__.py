@@ -30,6 +30,7 @@ from certkeeper.config.model import (
     ProbeSettings,
     Service,
     SmtpSettings,
+    WebhookSettings,
 )
 from certkeeper.config.services import CRON_PREFIXES, load_service, load_services, select
 from certkeeper.config.show import as_dict
@@ -55,6 +56,7 @@ __all__ = [
     "ProbeSettings",
     "Service",
     "SmtpSettings",
+    "WebhookSettings",
     "as_dict",
     "config_path",
     "default_hostname",
