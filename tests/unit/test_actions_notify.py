@@ -14,7 +14,7 @@ from certkeeper import config, render
 from certkeeper import state as state_mod
 from certkeeper.actions import notify
 from certkeeper.config import Config
-from certkeeper.notify import spool_event
+from certkeeper.notify import spool as spool_event
 from certkeeper.notify.events import Expiring
 from certkeeper.notify.outbox import outbox_dir, quarantined
 from support.run import service, write_config
