@@ -30,7 +30,6 @@ from certkeeper.config.model import (
     ProbeSettings,
     Service,
     SmtpSettings,
-    WebhookSettings,
 )
 from certkeeper.config.services import CRON_PREFIXES, load_service, load_services, select
 from certkeeper.config.show import as_dict
@@ -56,7 +55,6 @@ __all__ = [
     "ProbeSettings",
     "Service",
     "SmtpSettings",
-    "WebhookSettings",
     "as_dict",
     "config_path",
     "default_hostname",

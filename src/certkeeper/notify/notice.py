@@ -74,6 +74,9 @@ def from_json(data: bytes, event_id: str) -> Notice:
     channels = doc.get("channels")
     if created is None or not isinstance(domains, list) or not isinstance(channels, dict):
         raise ValueError("not a notice (created, domains or channels missing)")
+    if not channels:
+        # Nothing would ever be sent, yet it would count as delivered: not one of ours.
+        raise ValueError("not a notice (no channel)")
     subject = _text(doc, "subject")
     if has_control_chars(subject) or not all(isinstance(d, str) for d in domains):
         raise ValueError("not a notice (a control character in the subject)")

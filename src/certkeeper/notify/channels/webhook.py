@@ -24,7 +24,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from certkeeper import __version__
-from certkeeper.config import Config, NotifySettings, WebhookSettings
+from certkeeper.config import Config, NotifySettings
+from certkeeper.config.model import WebhookSettings
 from certkeeper.inputs import InputFileError, read_regular
 from certkeeper.names import has_control_chars
 from certkeeper.notify.channels import Outcome
