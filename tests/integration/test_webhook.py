@@ -152,7 +152,13 @@ def test_down_up_500_and_slow_each_notice_reaches_each_channel_once(
     assert doc["domains"] == ["manual.example.com"]
     assert run("notify", "flush").stdout == "the outbox is empty\n"
     assert outbox_files(cfg) == []
+    broken_then_slow_then_back(run, smtp, receiver, first)
+    run.assert_no_secret()
 
+
+def broken_then_slow_then_back(run: Runs, smtp: SMTPServer, receiver: Receiver, first: str) -> None:
+    """The next notice meets a receiver that fails, then one too slow, then a good one."""
+    cfg, shown = run.cfg, f"http://127.0.0.1:{receiver.port}/***"
     # A 500: the receiver is broken; the e-mail of the next notice still goes, once.
     second = another_warning(cfg, 7)
     receiver.mode = "error"
@@ -175,7 +181,6 @@ def test_down_up_500_and_slow_each_notice_reaches_each_channel_once(
     assert [doc["subject"] for _, _, doc in receiver.received] == [first, second]
     assert subjects(smtp) == [first, second]
     assert outbox_files(cfg) == []
-    run.assert_no_secret()
 
 
 def test_a_receiver_that_drips_its_headers_is_cut_off_at_the_deadline(

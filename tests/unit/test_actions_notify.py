@@ -248,6 +248,8 @@ def test_the_webhook_target_masks_every_secret_part(tmp_path: Path) -> None:
         ("https://a.example/x https://b.example/y", "", "expected one URL on one line"),
         ("https://hooks.example.com/x", "Host: evil.example", "Host is set by certkeeper"),
         ("https://hooks.example.com/x", "Bad Name: v", "expected `Name: value`"),
+        ("https://hooks.example.com/caf\u00e9", "", "expected an ASCII URL"),
+        ("https://hooks.example.com/x", "X-Token: caf\u00e9", "expected an ASCII value"),
     ],
 )
 def test_a_bad_webhook_file_is_said_without_its_secret(

@@ -163,7 +163,7 @@ def send(
         context = verifying_context()
         client = _SMTPS(deadline, context) if settings.security == "tls" else _SMTP(deadline)
         _open(client, settings, context, out.transcript)
-        out.detail = _transfer(client, deadline, data, sender, rcpts, on_accepted, out.transcript)
+        out.detail = _transfer(client, data, sender, rcpts, on_accepted, out.transcript)
         out.ok = True
     except (_Refused, _BadCredentials, smtplib.SMTPException, OSError, ValueError) as exc:
         # OSError covers ssl.SSLError and TimeoutError; ValueError covers UnicodeError.
@@ -207,8 +207,7 @@ def _open(
 
 
 def _transfer(
-    client: smtplib.SMTP,
-    deadline: Deadline,
+    client: _SMTP | _SMTPS,
     data: bytes,
     sender: str,
     rcpts: list[str],
@@ -226,7 +225,7 @@ def _transfer(
         if code not in (250, 251):
             raise _Refused(f"RCPT TO:<{rcpt}>", code, reply)
     code, reply = client.data(data)
-    if deadline.fired:
+    if client.deadline.fired:
         # smtplib takes a reply cut short by the shutdown ("250 " and EOF) for a
         # whole one; only a reply that came before the deadline counts as delivered.
         raise TimeoutError

@@ -94,6 +94,8 @@ def _headers(settings: WebhookSettings) -> dict[str, str]:
         where = f"{settings.headers_file} line {number}"
         if not colon or not HEADER_NAME.fullmatch(name) or has_control_chars(value):
             raise BadWebhook(f"{where}: expected `Name: value` without control characters")
+        if not value.isascii():
+            raise BadWebhook(f"{where}: expected an ASCII value")
         if name.lower() in OWN_HEADERS:
             raise BadWebhook(f"{where}: {name} is set by certkeeper itself")
         headers[name] = value
@@ -106,6 +108,8 @@ def load(settings: WebhookSettings) -> Target:
     where = f"the url_file {settings.url_file}"
     if not url or has_control_chars(url) or any(c.isspace() for c in url):
         raise BadWebhook(f"{where}: expected one URL on one line")
+    if not url.isascii():
+        raise BadWebhook(f"{where}: expected an ASCII URL (percent-encode the rest)")
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -119,7 +123,8 @@ def load(settings: WebhookSettings) -> Target:
     if parts.username is not None or parts.password is not None:
         user, password = unquote(parts.username or ""), unquote(parts.password or "")
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        headers.setdefault("Authorization", f"Basic {token}")
+        if not any(name.lower() == "authorization" for name in headers):
+            headers["Authorization"] = f"Basic {token}"
         secrets += [parts.username or "", parts.password or "", user, password, token]
     secrets += [unquote(s) for s in secrets]
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
