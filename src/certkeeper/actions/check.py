@@ -330,11 +330,11 @@ def _save(state: State) -> str | None:
 
 
 def _journal(cfg: Config, state: State) -> Journal:
-    from certkeeper.notify import spool_event, told
+    from certkeeper.notify import spool, told
 
     return Journal(
         save=lambda: _save(state),
-        spool=lambda event: spool_event(cfg, event),
+        spool=lambda event: spool(cfg, event),
         told=lambda nonce: told(cfg, state, nonce),
     )
 

@@ -22,6 +22,7 @@ from certkeeper.notify.events import (
     TestNotice,
     event_id,
 )
+from certkeeper.notify.notice import Notice
 from certkeeper.policy import days_left
 from certkeeper.times import iso, minute
 
@@ -33,7 +34,9 @@ __all__ = [
     "Renewed",
     "TestNotice",
     "compose",
+    "email_message",
     "event_id",
+    "notice",
 ]
 
 DASH = "\u2013"  # the guide's subjects use an en dash
@@ -229,18 +232,39 @@ def _test(e: TestNotice) -> list[str]:
     ]
 
 
+def notice(event: Event | TestNotice, hostname: str) -> Notice:
+    """What the outbox keeps and every channel sends: the card's subject and body."""
+    about = ("", ()) if isinstance(event, TestNotice) else (event.cert_name, event.domains)
+    return Notice(
+        event_id=event_id(event),
+        kind=event.kind,
+        subject=subject(event, hostname),
+        body=body(event),
+        host=hostname,
+        cert_name=about[0],
+        domains=about[1],
+        created=event.at,
+        channels={},
+    )
+
+
 def compose(event: Event | TestNotice, *, hostname: str, sender: str, to: str) -> EmailMessage:
+    """The whole e-mail for one event (see email_message)."""
+    return email_message(notice(event, hostname), sender, to)
+
+
+def email_message(card: Notice, sender: str, to: str) -> EmailMessage:
     """The whole message: Date, Message-ID, From, To, Subject and a UTF-8 text/plain body.
 
     Every header value comes from validated config or from our own formatting;
     EmailMessage refuses CR/LF in a header, so injection fails loudly, never silently.
     Raises ValueError, and nothing else, for a value that cannot be a header.
     """
-    title = subject(event, hostname)
-    message_id = f"<{event_id(event)}@{hostname}.certkeeper>"
+    title = card.subject
+    message_id = f"<{card.event_id}@{card.host}.certkeeper>"
     # Every header value, the Message-ID (which carries the cert_name) included: names
     # are validated at config load, and this is the last line if one ever is not.
-    for value in (title, sender, to, hostname, message_id):
+    for value in (title, sender, to, card.host, message_id):
         if has_control_chars(value):
             raise ValueError(f"control character in a header value: {value!r}")
     msg = EmailMessage(policy=SMTP)
@@ -248,7 +272,7 @@ def compose(event: Event | TestNotice, *, hostname: str, sender: str, to: str) -
         msg["Subject"] = title
         msg["From"] = sender
         msg["To"] = to
-        msg["Date"] = format_datetime(event.at)
+        msg["Date"] = format_datetime(card.created)
         msg["Message-ID"] = message_id
     except (IndexError, AttributeError, MessageError) as exc:
         # The email package's header parser fails with IndexError on some malformed
@@ -256,5 +280,5 @@ def compose(event: Event | TestNotice, *, hostname: str, sender: str, to: str) -
         # 3.11 parser bug, found by hypothesis); config validation keeps those out, and
         # this keeps the promise of one documented error type if one ever gets through.
         raise ValueError(f"not a valid header value: {exc}") from None
-    msg.set_content(body(event), charset="utf-8", cte="quoted-printable")
+    msg.set_content(card.body, charset="utf-8", cte="quoted-printable")
     return msg
