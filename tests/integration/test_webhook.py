@@ -68,7 +68,7 @@ def setup(tmp: Path, site: SNIServer, smtp_port: int, hook_port: int) -> Path:
         notify={
             "to": BOARD,
             "from": "ops@example.com",
-            "smtp": {"host": "127.0.0.1", "port": smtp_port, "timeout_seconds": 2},
+            "smtp": {"host": "127.0.0.1", "port": smtp_port, "timeout_seconds": 20},
             "webhook": {
                 "url_file": private(tmp / "webhook-url", url),
                 "headers_file": private(tmp / "webhook-headers", "X-Token: SECRETHEADER\n"),
@@ -198,7 +198,8 @@ def test_a_receiver_that_drips_its_headers_is_cut_off_at_the_deadline(
     assert f"webhook: no answer from http://127.0.0.1:{receiver.port}/*** within 1s" in (
         dripped.stderr
     )
-    assert receiver.attempts == 1 and elapsed < 4, elapsed
+    # The deadline is 1 s; the margin is for a machine busy with other tests.
+    assert receiver.attempts == 1 and elapsed < 6, elapsed
     assert subjects(smtp) == [title]
     receiver.mode = "ok"
     assert run("notify", "flush").returncode == 0

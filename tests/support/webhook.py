@@ -21,7 +21,7 @@ from typing import Any
 
 
 class Receiver:
-    def __init__(self, port: int, delay: float = 3.0) -> None:
+    def __init__(self, port: int, delay: float = 8.0) -> None:
         self.port = port
         self.delay = delay
         self.mode = "ok"
