@@ -103,6 +103,12 @@ def _rank(state: str) -> int:
 # ----------------------------------------------------------------------- reading
 
 
+def _echo(value: Any) -> str:
+    """A value from the file, shortened: its type and its start, never all of it."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _need(cond: bool, where: str, what: str) -> None:
     if not cond:
         raise BadInput(f"{where}: {what}")
@@ -145,11 +151,17 @@ def _host_status(doc: Any, where: str) -> HostStatus:
             f'certificates[{i}]."days_left" = {days!r}: expected a whole number or null',
         )
     waiting = doc.get("outbox_waiting", 0)
+    # `true` is an int to Python: it would read as "True notice(s)".
+    _need(
+        type(waiting) is int and waiting >= 0,
+        where,
+        f'"outbox_waiting" = {_echo(waiting)}: expected a whole number of notices',
+    )
     return HostStatus(
         host=host.strip(),
         generated_at=when,
         source=where,
-        outbox_waiting=waiting if isinstance(waiting, int) else 0,
+        outbox_waiting=waiting,
         rows=tuple(certs),
     )
 
