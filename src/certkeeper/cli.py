@@ -225,8 +225,8 @@ def doctor(
         try:
             cfg = config.load(config.config_path(obj.config_arg))
             services = config.select(cfg, service)
-        except ConfigError as exc:
-            return _doctor_said(doctor_action.config_failed(exc.problems), as_json)
+        except (ConfigError, PermissionError) as exc:
+            return _doctor_said(doctor_action.config_failed(exc), as_json)
         opts = doctor_action.Options(
             resolve=names,
             send_test=send_test,

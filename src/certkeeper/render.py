@@ -128,10 +128,21 @@ _HEADER = [
     "NOTE",
 ]
 STATE_COLUMN = 3
-# What gives way, in this order, when a table would be wider than a terminal.
-_SHRINK = ("NOTE", "ISSUER", "DOMAIN", "CERT", "SERVICE")
+# What gives way, in this order, when a table would be wider than a terminal: the
+# column and the width it may shrink to at that stage. The names a person looks for
+# (service, certificate, domain) give way last.
+_SHRINK = (
+    ("NOTE", 24),
+    ("ISSUER", 12),
+    ("NOTE", 12),
+    ("DOMAIN", 24),
+    ("CERT", 12),
+    ("SERVICE", 12),
+    ("DOMAIN", 8),
+    ("CERT", 8),
+    ("SERVICE", 8),
+)
 WIDTH = 120
-_FLOOR = 8  # a shortened cell keeps at least this much
 
 
 def worst_first(rows: list[Row]) -> list[Row]:
@@ -188,26 +199,24 @@ def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 3)] + "..."
 
 
-def fit_widths(header: list[str], body: list[list[str]], shrink: tuple[str, ...]) -> list[int]:
-    """Each column's width, the `shrink` columns narrowed (the widest first, never under
-    _FLOOR) until a row fits WIDTH columns with its two-space gaps."""
+def fit_widths(
+    header: list[str], body: list[list[str]], shrink: tuple[tuple[str, int], ...]
+) -> list[int]:
+    """Each column's width, the `shrink` columns narrowed stage by stage (each to its
+    floor at most) until a row fits WIDTH columns with its two-space gaps."""
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    movable = [header.index(name) for name in shrink if name in header]
-    over = sum(widths) + 2 * (len(widths) - 1) - WIDTH
-    while over > 0:
-        candidates = [i for i in movable if widths[i] > _FLOOR]
-        if not candidates:
+    for name, floor in shrink:
+        over = sum(widths) + 2 * (len(widths) - 1) - WIDTH
+        if over <= 0:
             break
-        widest = max(candidates, key=lambda i: widths[i])
-        others = max([widths[i] for i in candidates if i != widest] + [_FLOOR])
-        step = min(over, widths[widest] - max(others, _FLOOR)) or 1
-        widths[widest] -= step
-        over -= step
+        if name in header:
+            i = header.index(name)
+            widths[i] = max(min(widths[i], floor), widths[i] - over)
     return widths
 
 
 def _table(
-    header: list[str], body: list[list[str]], wide: bool, shrink: tuple[str, ...]
+    header: list[str], body: list[list[str]], wide: bool, shrink: tuple[tuple[str, int], ...]
 ) -> tuple[bool, list[list[str]]]:
     """Whether a cell was shortened, and the padded cells (the header first); cells are
     shortened to fit WIDTH unless `wide`."""
@@ -281,7 +290,7 @@ def renewal_table(rows: list[Row], wide: bool = False) -> list[str]:
     if not body:
         return []
     header = ["CERT", "PROFILE", "RENEWAL RULE", "NEXT RENEWAL (UTC)"]
-    _, padded = _table(header, body, wide, ("RENEWAL RULE", "CERT", "PROFILE"))
+    _, padded = _table(header, body, wide, (("RENEWAL RULE", 24), ("CERT", 12), ("PROFILE", 8)))
     return ["", *("  ".join(cells).rstrip() for cells in padded)]
 
 

@@ -25,6 +25,7 @@ from certkeeper.actions.doctor.lineage import (
 from certkeeper.actions.doctor.notify import check_notify
 from certkeeper.actions.doctor.tokens import TokenJar
 from certkeeper.config import Config, Lineage, Service
+from certkeeper.errors import ConfigError
 from certkeeper.notify import outbox
 
 
@@ -186,9 +187,16 @@ def run(cfg: Config, services: tuple[Service, ...], opts: Options) -> list[Resul
     return results
 
 
-def config_failed(problems: list[str]) -> list[Result]:
+def config_failed(error: ConfigError | PermissionError) -> list[Result]:
+    """The one Config result when the config did not load. A config only root may read
+    (it holds the SMTP password), or one naming a file only root may read, is no config
+    error to this user: it needs root."""
+    if isinstance(error, PermissionError):
+        return [
+            needs_root("config", "Config", "", f"cannot read {error.filename}: permission denied")
+        ]
+    problems = error.problems
     if os.geteuid() != 0 and any(p.endswith("Permission denied") for p in problems):
-        # A config only root may read (it holds the SMTP password): not a config error.
         return [needs_root("config", "Config", "", "; ".join(problems))]
     return [
         Result(
