@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -388,12 +389,32 @@ def _event_line(event: Event) -> str:
     from certkeeper.outcomes import first_line
 
     if isinstance(event, Failed):
-        return f"{event.cert_name}: {event.step} failed: {first_line(event.output)}"
+        said = f"{event.cert_name}: {event.step} failed: {first_line(event.output)}"
+        why = failure_cause(event.output)
+        return f"{said}: {why}" if why else said
     if isinstance(event, Reloaded):
         return f"{event.cert_name}: nginx was serving an old certificate; reloaded and verified"
     if isinstance(event, Renewed):
         return renewed_line(event)
     return ""
+
+
+_RATE_LIMITED = re.compile(
+    r"rateLimited|too many (certificates|failed authori[sz]ations|new orders|registrations)",
+    re.IGNORECASE,
+)
+CAUSE_LIMIT = 200
+
+
+def failure_cause(output: str) -> str:
+    """The CA's reason in certbot's output ("Detail: ...: 404", "DNS problem: NXDOMAIN",
+    a rate limit), for the one line a terminal shows; "" when it gave none."""
+    lines = [line.strip() for line in output.splitlines()]
+    found = next((line[7:].strip() for line in lines if line.startswith("Detail:")), "")
+    if not found:
+        limited = next((line for line in lines if _RATE_LIMITED.search(line)), "")
+        found = f"rate limit: {limited}" if limited else ""
+    return found if len(found) <= CAUSE_LIMIT else found[: CAUSE_LIMIT - 3] + "..."
 
 
 def renewed_line(event: Renewed) -> str:
