@@ -196,12 +196,12 @@ def test_status_worst_first_120_columns_no_borrowed_days_and_colour_only_on_a_te
 ) -> None:
     issue(host)
     # Configured, served by nginx's default placeholder, never issued: MISSING.
-    host.add("blog", "blog.example.test")
+    host.add("zeta", "zeta.example.test")
     code, lines = on_terminal(host, "status")
     assert code == 2, lines
     rows = status_rows(lines)
     assert [r[3] for r in rows] == ["MISSING", "OK", "OK"], lines
-    assert rows[0][:5] == ["blog", "blog", "blog.example.test", "MISSING", "-"]
+    assert rows[0][:5] == ["zeta", "zeta", "zeta.example.test", "MISSING", "-"]
     assert max(len(ANSI.sub("", line)) for line in lines) <= WIDTH
     assert "\x1b[31m" in "\n".join(lines)  # a terminal gets colour
     for env in ({"NO_COLOR": ""}, {"NO_COLOR": "1"}, {"TERM": "dumb"}):
