@@ -210,7 +210,7 @@ def doctor(
 
     SERVICE limits it to one service (its file name in services_dir, or a cert_name).
     Changes nothing else, never asks the CA, sends nothing unless --send-test.
-    Exit: 0 every check passed, 1 any failed.
+    Exit: 0 every check passed, 1 any failed or could not run (needs root).
     """
     from certkeeper import config, log, sandbox
     from certkeeper.actions import doctor as doctor_action
