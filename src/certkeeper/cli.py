@@ -102,6 +102,7 @@ def check(cfg: Config, only: str | None, no_jitter: bool, dry_run: bool, force: 
         force=force,
         no_jitter=no_jitter,
         interactive=sys.stdin.isatty(),
+        tell=lambda text: say_line(text, err=True),
     )
     lines, problems = render.check_lines(result.outcomes)
     delivered, undelivered = render.flushed(result.flushed, quiet=True)
@@ -209,7 +210,7 @@ def doctor(
 
     SERVICE limits it to one service (its file name in services_dir, or a cert_name).
     Changes nothing else, never asks the CA, sends nothing unless --send-test.
-    Exit: 0 every check passed, 1 any failed.
+    Exit: 0 every check passed, 1 any failed or could not run (needs root).
     """
     from certkeeper import config, log, sandbox
     from certkeeper.actions import doctor as doctor_action
@@ -225,8 +226,8 @@ def doctor(
         try:
             cfg = config.load(config.config_path(obj.config_arg))
             services = config.select(cfg, service)
-        except ConfigError as exc:
-            return _doctor_said(doctor_action.config_failed(exc.problems), as_json)
+        except (ConfigError, PermissionError) as exc:
+            return _doctor_said(doctor_action.config_failed(exc), as_json)
         opts = doctor_action.Options(
             resolve=names,
             send_test=send_test,

@@ -206,6 +206,18 @@ def test_malformed_input_is_one_line_naming_the_file(
             '{"certificates": [], "outbox_waiting": 0}',
             'no "host": expected status --json from a certkeeper that names its host',
         ),
+        # A wrong type is named as wrong, never shown as "True notice(s) waiting".
+        "true.json": (
+            json.dumps(
+                {
+                    "host": "app9",
+                    "generated_at": datetime.now(UTC).isoformat(),
+                    "certificates": [],
+                    "outbox_waiting": True,
+                }
+            ),
+            '"outbox_waiting" = True: expected a count of notices',
+        ),
         "lines.json": (
             outputs["app3"].read_text() + "{oops\n",
             "line 2: not valid JSON: Expecting property name enclosed in double quotes",

@@ -124,7 +124,7 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> HookResult:
         log.info("deploy_hook.skipped", message=outcome.message)
         # check tells this story itself, so the hook says what it saw and succeeds.
         return HookResult(outcome.message)
-    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "deploy-hook"):
         outcome = run(cfg, renewed_lineage, now())
         log.info("deploy_hook", message=outcome.message)
         if outcome.event is None:

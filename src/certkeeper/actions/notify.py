@@ -43,7 +43,7 @@ def flush(cfg: Config, now: datetime) -> Flushed:
     from certkeeper.trust import require_private_state
 
     require_private_state(cfg)
-    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "notify-flush"):
         state = state_mod.load(cfg.state_dir, now)
         result = deliver(cfg, state, now)
         state.save(now)

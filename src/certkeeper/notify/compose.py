@@ -60,6 +60,8 @@ def subject(event: Event | TestNotice, hostname: str) -> str:
             return f"[SUCCESS] {hostname} {DASH} Cert issued for {domain}"
         case Renewed():
             return f"[SUCCESS] {hostname} {DASH} Cert renewed for {domain}"
+        case Failed(issuance=True):
+            return f"[ERROR] {hostname} {DASH} Cert issuance FAILED for {domain}"
         case Failed():
             return f"[ERROR] {hostname} {DASH} Cert renewal FAILED for {domain}"
         case Expiring():
@@ -152,11 +154,23 @@ def _renewed_action(e: Renewed) -> str:
 def _failed(e: Failed) -> list[str]:
     domain = e.domains[0]
     output = "\n".join(e.output.splitlines()[-ERROR_OUTPUT_LINES:]) or "(the tool printed nothing)"
+    if e.issuance:
+        head = [
+            f"Certificate issuance for {domain} FAILED.",
+            "Current expiry: none (first issuance; no certificate of this name exists yet)",
+        ]
+        attempted = f"Issuance attempted at: {iso(e.at)}"
+    else:
+        head = [
+            f"Certificate renewal for {domain} FAILED.",
+            f"Current expiry: {date(e.current_expiry)} "
+            f"({days(e.current_expiry, e.at)} days remaining)",
+        ]
+        attempted = f"Renewal attempted at: {iso(e.at)}"
     return [
-        f"Certificate renewal for {domain} FAILED.",
-        f"Current expiry: {date(e.current_expiry)} ({days(e.current_expiry, e.at)} days remaining)",
+        *head,
         f"Cert name: {e.cert_name}",
-        f"Renewal attempted at: {iso(e.at)}",
+        attempted,
         f"Failed step: {e.step}",
         _domains_line(e.domains),
         *_notes(e.notes),
@@ -164,7 +178,18 @@ def _failed(e: Failed) -> list[str]:
         "Error output:",
         output,
         "",
+        *_checklist(e),
+        "",
+        "Action Required: Immediate investigation (see What To Do When Things Go Wrong)",
+    ]
+
+
+def _checklist(e: Failed) -> list[str]:
+    """doctor first (it runs the whole list below and names the fix), then the guide's."""
+    domain = e.domains[0]
+    return [
         "Manual intervention required. Check:",
+        f"First: sudo certkeeper doctor {e.cert_name}",
         f"1. Nginx is serving /.well-known/acme-challenge/ from {e.webroot}",
         "2. DNS correctly points to this server",
         "3. Port 80 is accessible externally",
@@ -175,11 +200,17 @@ def _failed(e: Failed) -> list[str]:
         "nginx -t",
         "certbot certificates",
         f"tail -100 {e.certbot_log}",
-        f"certbot renew --cert-name {e.cert_name} --dry-run",
+        _certbot_retry(e),
         "certkeeper status --only " + e.cert_name,
-        "",
-        "Action Required: Immediate investigation (see What To Do When Things Go Wrong)",
     ]
+
+
+def _certbot_retry(e: Failed) -> str:
+    """The certbot command to try by hand: a dry run of what certkeeper ran."""
+    if not e.issuance:
+        return f"certbot renew --cert-name {e.cert_name} --dry-run"
+    names = " ".join(f"-d {d}" for d in e.domains)
+    return f"certbot certonly --webroot -w {e.webroot} {names} --cert-name {e.cert_name} --dry-run"
 
 
 def _expiring(e: Expiring) -> list[str]:
