@@ -131,12 +131,6 @@ class Fleet:
 # ----------------------------------------------------------------------- reading
 
 
-def _echo(value: Any) -> str:
-    """A value from the file, shortened: its type and its start, never all of it."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _need(cond: bool, where: str, what: str) -> None:
     if not cond:
         raise BadInput(f"{where}: {what}")
