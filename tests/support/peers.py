@@ -271,13 +271,13 @@ def age_lineage(config_dir: Path, cert_name: str, days_left: float, lifetime: fl
     key = serialization.load_pem_private_key((live / "privkey.pem").read_bytes(), None)
     signer = trustme.CA()
     signer_key = serialization.load_pem_private_key(signer.private_key_pem.bytes(), None)
-    signer_cert = x509.load_pem_x509_certificate(signer.cert_pem.bytes())
     now = datetime.now(UTC)
     not_after = now + timedelta(days=days_left)
     builder = (
         x509.CertificateBuilder()
         .subject_name(old.subject)
-        .issuer_name(signer_cert.subject)
+        # The CA's name as before, so `status` shows the issuer a real renewal would replace.
+        .issuer_name(old.issuer)
         .public_key(key.public_key())  # type: ignore[union-attr,arg-type]
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_after - timedelta(days=lifetime))

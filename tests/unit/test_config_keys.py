@@ -22,8 +22,10 @@ IN_WORDS = {"hostname": "short host name", "notify.from": "`certkeeper@<hostname
 
 
 def readme_block() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert README_BEGIN in text and README_END in text, "the README lost its table markers"
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert README_BEGIN in text and README_END in text, (
+        "docs/configuration.md lost its table markers"
+    )
     return text.split(README_BEGIN + "\n", 1)[1].split(README_END, 1)[0]
 
 

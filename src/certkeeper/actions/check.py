@@ -11,6 +11,7 @@ are values; render.check_lines words them.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -272,9 +273,21 @@ def jitter_seconds(cfg: Config, no_jitter: bool, dry_run: bool, interactive: boo
     return random.uniform(0, cfg.jitter_seconds)
 
 
+def _quiet(_: str) -> None:
+    pass
+
+
 def check(
-    cfg: Config, only: str | None, *, dry_run: bool, force: bool, no_jitter: bool, interactive: bool
+    cfg: Config,
+    only: str | None,
+    *,
+    dry_run: bool,
+    force: bool,
+    no_jitter: bool,
+    interactive: bool,
+    tell: Callable[[str], None] = _quiet,
 ) -> CheckResult:
+    """`tell` hears, before it happens, every wait the user did not ask for."""
     from certkeeper import state as state_mod
 
     services = select(cfg, only)
@@ -285,27 +298,52 @@ def check(
         result.warnings.append(unsent)
         get_logger(command="check").warning("notify.unset", message=unsent)
     if dry_run:
+        _refuse_while_held(cfg)
         state = state_mod.load(cfg.state_dir, now(), repair=False)
         result.outcomes = run(cfg, services, state, now, force=force).outcomes
         return result
     delay = jitter_seconds(cfg, no_jitter, dry_run, interactive)
     if delay:
         get_logger(command="check").info("jitter", seconds=round(delay, 1))
+        tell(f"waiting {math.ceil(delay)} s (jitter; --no-jitter to skip)")
         time.sleep(delay)
-    _locked_run(cfg, services, only, force, result)
+    _locked_run(cfg, services, only, force, result, tell)
     result.exit_code = 1 if result.failed else 0
     return result
 
 
+def _refuse_while_held(cfg: Config) -> None:
+    """A dry run beside a run that is acting now would read its half-told story (the
+    attempt it just recorded reads as the 20-hour guard): say who acts instead."""
+    from certkeeper.errors import LockBusy
+    from certkeeper.lock import held_by
+
+    holder = held_by(cfg.lock_file)
+    if holder is not None:
+        raise LockBusy(
+            f"another certkeeper run holds the lock {cfg.lock_file}: {holder.describe()}, "
+            "acting now; run --dry-run again when it is done"
+        )
+
+
 def _locked_run(
-    cfg: Config, services: tuple[Service, ...], only: str | None, force: bool, result: CheckResult
+    cfg: Config,
+    services: tuple[Service, ...],
+    only: str | None,
+    force: bool,
+    result: CheckResult,
+    tell: Callable[[str], None],
 ) -> None:
     """Under the host lock: the story, then the outbox, then the record of the run."""
     from certkeeper import state as state_mod
     from certkeeper.lock import host_lock
     from certkeeper.notify.events import event_id
 
-    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
+    def waiting(text: str) -> None:
+        get_logger(command="check").info("lock.wait", message=text)
+        tell(text)
+
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "check", waiting):
         state = state_mod.load(cfg.state_dir, now())
         report = run(cfg, services, state, now, force=force, journal=_journal(cfg, state))
         result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes]
@@ -330,11 +368,11 @@ def _save(state: State) -> str | None:
 
 
 def _journal(cfg: Config, state: State) -> Journal:
-    from certkeeper.notify import spool_event, told
+    from certkeeper.notify import spool, told
 
     return Journal(
         save=lambda: _save(state),
-        spool=lambda event: spool_event(cfg, event),
+        spool=lambda event: spool(cfg, event),
         told=lambda nonce: told(cfg, state, nonce),
     )
 
@@ -344,11 +382,11 @@ def _write_metrics(
 ) -> None:
     if cfg.metrics_file is None:
         return
-    from certkeeper.actions import metrics
+    from certkeeper.samples import after_check
 
     # A quiet run over every service already saw the world as it still is.
     rows = report.rows if only is None and not report.events else None
-    problem = metrics.after_check(cfg, state, now(), rows)
+    problem = after_check(cfg, state, now(), rows)
     if problem:
         # Said, not failed: the renewal itself went as reported.
         result.warnings.append(problem)

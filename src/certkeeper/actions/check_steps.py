@@ -156,6 +156,7 @@ def act(
     Returns the event and, when certbot hit a rate limit, until when to hold off.
     """
     lineage = attempt.lineage
+    attempt = replace(attempt, issuance=action is policy.Action.ISSUE)
     if action is policy.Action.UNREADABLE:
         return deploy.failure(
             cfg,

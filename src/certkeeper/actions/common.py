@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
 
 def unsent_warning(cfg: Config) -> str | None:
-    """A host without notify.to renews silently: nobody would hear of an ERROR."""
-    if cfg.notify.to is not None:
+    """A host without notify.to renews silently: nobody would hear of an ERROR.
+    A webhook alone is a way out too, so it silences this warning."""
+    if cfg.notify.to is not None or cfg.notify.webhook.url_file is not None:
         return None
     return (
         f"notify.to is not set in {cfg.path}: notices go nowhere, so no SUCCESS, ERROR or "

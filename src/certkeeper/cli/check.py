@@ -49,6 +49,7 @@ def check(run: Run, only: str | None, no_jitter: bool, dry_run: bool, force: boo
         force=force,
         no_jitter=no_jitter,
         interactive=sys.stdin.isatty(),
+        tell=lambda text: say_line(text, err=True),
     )
     lines, problems = render.check_lines(result.outcomes)
     delivered, undelivered = render.flushed(result.flushed, quiet=True)

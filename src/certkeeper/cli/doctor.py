@@ -9,8 +9,10 @@ import click
 
 from certkeeper import config, sandbox
 from certkeeper.actions import doctor as doctor_action
+from certkeeper.cli.exits import Code
 from certkeeper.cli.hook_argv import this_certkeeper
 from certkeeper.cli.wrapper import Run, command, say, say_line
+from certkeeper.errors import ConfigError
 
 
 @command()
@@ -56,15 +58,23 @@ def doctor(
 
     SERVICE limits it to one service (its file name in services_dir, or a cert_name).
     Changes nothing else, never asks the CA, sends nothing unless --send-test.
-    Exit: 0 every check passed, 1 any failed or could not run, 2 a usage or
-    configuration error (or an unknown SERVICE) stopped it before any check.
+    Exit: 0 every check passed, 1 any failed or could not run (needs root), 2 a usage
+    or configuration error (or an unknown SERVICE) stopped it before any check.
     """
     try:
         names = doctor_action.parse_resolve(resolve)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--resolve") from None
-    cfg = run.config()
-    services = config.select(cfg, service)
+    try:
+        cfg = run.config()
+        services = config.select(cfg, service)
+    except (ConfigError, PermissionError) as exc:
+        # Said as doctor's own Config check, with its fix; it stopped doctor before any
+        # other check: a config error (or an unknown SERVICE) is 2, a config this user may
+        # not read is a check that could not run, 1.
+        results = doctor_action.config_failed(exc)
+        _said(results, as_json)
+        return Code.FAILED if all(r.could_not_run for r in results) else Code.USAGE
     opts = doctor_action.Options(
         resolve=names,
         send_test=send_test,
@@ -74,9 +84,13 @@ def doctor(
         config_arg=run.config_arg,
     )
     results = doctor_action.run(cfg, services, opts)
+    _said(results, as_json)
+    return doctor_action.exit_code(results)
+
+
+def _said(results: list[doctor_action.Result], as_json: bool) -> None:
     if as_json:
         say(doctor_action.as_json(results))
     else:
         for line in doctor_action.text(results):
             say_line(line)
-    return doctor_action.exit_code(results)

@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from certkeeper import render
+from certkeeper import render, terminal
 from certkeeper.actions import status as status_action
 from certkeeper.cli.exits import PLUGIN
-from certkeeper.cli.wrapper import ONLY_HELP, Run, command, say, say_line
+from certkeeper.cli.wrapper import ONLY_HELP, Run, command, fit, say, say_line
 from certkeeper.times import now
 from certkeeper.tlsctx import preload_trust_store
 
@@ -17,7 +17,10 @@ from certkeeper.tlsctx import preload_trust_store
 @command(contract=PLUGIN)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output with stable keys.")
 @click.option("--only", metavar="NAME", help=ONLY_HELP)
-def status(run: Run, as_json: bool, only: str | None) -> int:
+@click.option(
+    "--wide", is_flag=True, help="Every cell whole, however wide (lines fit 120 columns otherwise)."
+)
+def status(run: Run, as_json: bool, only: str | None, wide: bool) -> int:
     """Show every certificate this host should serve: what this host's nginx serves (TLS
     probe with SNI on 127.0.0.1; probe.connect_host: dns follows DNS instead), what is on
     disk, days left and what is wrong; then, per certificate, its ACME profile, the
@@ -50,5 +53,6 @@ def status(run: Run, as_json: bool, only: str | None) -> int:
         say(render.status_json(result, host=cfg.hostname))
     else:
         # render.status_table escapes each cell itself (before padding and colours).
-        click.echo(render.status_table(result, colour=sys.stdout.isatty()))
+        table = render.status_table(result, colour=terminal.colour_wanted(sys.stdout), wide=wide)
+        click.echo(fit(table, err=False))
     return result.exit_code

@@ -59,13 +59,20 @@ def say(text: str, err: bool = False, nl: bool = True) -> None:
     """A block of our own lines. Everything a person reads goes out through say() or
     say_line(), escaped: certificates, certbot, SMTP servers and file names are written
     by others and must not drive the terminal (terminal.py says how)."""
-    click.echo(terminal.lines(text), err=err, nl=nl)
+    click.echo(fit(terminal.lines(text), err), err=err, nl=nl)
 
 
 def say_line(text: str, err: bool = False) -> None:
     """One item (a problem, a result line): a LF inside it is escaped too, so nothing
     it quotes can start a line of its own that looks like ours."""
-    click.echo(terminal.line(text), err=err)
+    click.echo(fit(terminal.line(text), err), err=err)
+
+
+def fit(text: str, err: bool) -> str:
+    """What the stream can encode: a latin-1 or ASCII locale gets ASCII marks, not a
+    UnicodeEncodeError that would cost the whole answer."""
+    stream = sys.stderr if err else sys.stdout
+    return terminal.for_stream(text, getattr(stream, "encoding", None))
 
 
 class Command(click.Command):

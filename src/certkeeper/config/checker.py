@@ -220,7 +220,11 @@ class Checker:
         except OSError as exc:
             self.problems.append(f"{where}: expected a readable file ({exc.strerror})")
         else:
-            if mode & 0o004:
+            if key.owner_only and mode & 0o044:
+                self.problems.append(
+                    f"{where}: expected a file only its owner can read (run: chmod 600 {path})"
+                )
+            elif mode & 0o004:
                 self.problems.append(
                     f"{where}: expected a file that is not world-readable (run: chmod 600 {path})"
                 )

@@ -61,6 +61,7 @@ class Key(Value):
     required: bool = False  # missing or null is a problem
     expect: str = ""  # what to expect when required and missing, or for entries, a list
     masked: bool = False  # argv that may hold secrets: shown through proc.mask_argv
+    owner_only: bool = False  # secret: group-readable is refused too (the file is 0600)
     items: tuple[Key, ...] = ()  # for entries: the keys of one entry
 
     @property
@@ -161,6 +162,17 @@ GLOBAL_KEYS: tuple[Key, ...] = (
     Key("notify.smtp.timeout_seconds", "seconds", 30.0,
         "the deadline for the **whole** exchange of one notice, connect to QUIT (a server"
         " trickling bytes cannot stretch it)", hi=600),
+    # The webhook channel (notify/channels/webhook.py). URL and headers carry tokens, so
+    # both live in files only their owner reads, never inline in config.yaml (0644).
+    Key("notify.webhook.url_file", "secret", None, owner_only=True,
+        doc="a file holding the webhook URL (Slack, Mattermost, ntfy...); unset: no webhook."
+        " Readable by its owner only (0600): the URL is a secret, masked wherever shown"),
+    Key("notify.webhook.headers_file", "secret", None, owner_only=True,
+        doc="optional file of `Name: value` lines sent with every POST (e.g. an"
+        " `Authorization` header); 0600 like `url_file`; values are never shown"),
+    Key("notify.webhook.timeout_seconds", "seconds", 10.0, hi=120,
+        doc="the deadline for the **whole** POST of one notice: connect, TLS, status line,"
+        " headers and body"),
     Key("ari.enabled", "bool", True,
         "ask the CA for its renewal window ([ARI](#ari-the-cas-own-window), RFC 9773)"),
     Key("ari.ca_file", "path", None,

@@ -21,6 +21,7 @@ from certkeeper.config.model import (
     ProbeSettings,
     Service,
     SmtpSettings,
+    WebhookSettings,
 )
 from certkeeper.config.services import load_services
 from certkeeper.errors import ConfigError
@@ -113,7 +114,9 @@ def build(path: Path, values: Mapping[str, Any], services: tuple[Service, ...]) 
         nginx=NginxSettings(**fields(values, "nginx")),
         probe=ProbeSettings(**fields(values, "probe")),
         notify=NotifySettings(
-            smtp=SmtpSettings(**fields(values, "notify.smtp")), **fields(values, "notify")
+            smtp=SmtpSettings(**fields(values, "notify.smtp")),
+            webhook=WebhookSettings(**fields(values, "notify.webhook")),
+            **fields(values, "notify"),
         ),
         ari=AriSettings(**fields(values, "ari")),
         services=services,

@@ -86,11 +86,22 @@ class SmtpSettings(Value):
     timeout_seconds: float
 
 
+@_defaults("notify.webhook")
+class WebhookSettings(Value):
+    """The JSON webhook channel: the `notify.webhook:` section. Paths only: the URL and
+    headers are read from their files when a notice is sent."""
+
+    url_file: Path | None
+    headers_file: Path | None
+    timeout_seconds: float
+
+
 @_defaults("notify")
 class NotifySettings(Value):
     """Who gets the notices and when: the `notify:` section."""
 
-    smtp: SmtpSettings  # first: the only field without a default
+    smtp: SmtpSettings  # first: the only fields without a default
+    webhook: WebhookSettings
     to: str | None
     sender: str | None
     warn_days: tuple[int, ...]

@@ -50,6 +50,8 @@ class Failed(_About):
     certbot_log: str = DEFAULT_CERTBOT_LOG
     notes: tuple[str, ...] = ()
     nonce: str = ""
+    # A first issuance: no certificate of this lineage existed (the card says so).
+    issuance: bool = False
 
     kind = "error"
 

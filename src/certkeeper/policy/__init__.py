@@ -23,7 +23,7 @@ from certkeeper.policy.expiry import (
     warning_due,
     warning_threshold,
 )
-from certkeeper.policy.health import Assessment, Health, MonitorState, assess, status_exit_code
+from certkeeper.policy.health import Assessment, Health, Judging, MonitorState, Observed, assess
 from certkeeper.policy.profiles import (
     CLASSIC_STEPS,
     DRIFT_TOLERANCE,
@@ -43,9 +43,19 @@ from certkeeper.policy.renewal import (
     fmt_days,
     ignored_window_warning,
     is_due,
+    next_renewal,
     plan,
+    renewal_due,
     renewal_plan,
     renewal_window,
+)
+from certkeeper.policy.severity import (
+    SEVERITY,
+    Severity,
+    label,
+    severity,
+    status_exit_code,
+    worst_first,
 )
 
 __all__ = [
@@ -55,15 +65,19 @@ __all__ = [
     "DRIFT_TOLERANCE",
     "MAX_BACKOFF",
     "PROFILE_LIFETIMES",
+    "SEVERITY",
     "SHORT_LIFETIME",
     "Action",
     "AriWindow",
     "Assessment",
     "ExpiryWarning",
     "Health",
+    "Judging",
     "MonitorState",
+    "Observed",
     "RenewalPlan",
     "Rule",
+    "Severity",
     "assess",
     "attempt_allowed",
     "configured_days_ignored",
@@ -72,16 +86,21 @@ __all__ = [
     "fmt_days",
     "ignored_window_warning",
     "is_due",
+    "label",
     "limits_apply",
+    "next_renewal",
     "plan",
     "profile_drift",
     "profile_lifetime",
     "rate_limit_backoff",
+    "renewal_due",
     "renewal_plan",
     "renewal_window",
     "scaled_warn_days",
+    "severity",
     "status_exit_code",
     "warn_after_failures",
     "warning_due",
     "warning_threshold",
+    "worst_first",
 ]
