@@ -113,7 +113,7 @@ def cross_checks(chk: Checker, values: dict[str, Any]) -> None:
         # ARI only ever brings a renewal forward: without it the team's rule still renews.
         chk.mistake(
             "ari.ca_file",
-            f"{chk.file}: ari.ca_file = {show(str(ca_file))}: expected a readable PEM file of"
+            f"{chk.file}: ari.ca_file = {str(ca_file)!r}: expected a readable PEM file of"
             " CA certificates; ARI is skipped until it is fixed (the team's rule still renews)",
         )
 
