@@ -97,6 +97,7 @@ def test_a_world_readable_password_is_never_used_and_the_notice_waits(
     assert mistake in status.stderr
     metrics = host.run("metrics").stdout.splitlines()
     assert 'certkeeper_config_mistake{key="notify.smtp.password_file"} 1' in metrics
+    assert "certkeeper_check_success 0" in metrics
     doctor = host.run("doctor")
     assert "\u2717 Mode and config mistakes: " in doctor.stdout
     held = host.run("notify", "flush")

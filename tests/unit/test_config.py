@@ -448,3 +448,11 @@ def test_config_show_prints_every_default(tmp_path: Path) -> None:
     assert shown["notify"]["smtp"]["password"] is None
     assert shown["services"][0]["certbot_renewal_days"] == 31
     assert "certbot_install_method" not in shown["services"][0]
+
+
+def test_a_config_without_mode_is_active_so_upgrades_keep_renewing(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD})
+    shown = yaml.safe_load(certkeeper(cfg, "config", "show").stdout)
+    assert shown["mode"] == "active"
+    cfg = write_config(tmp_path, {"shop": GOOD}, mode="shadow")
+    assert yaml.safe_load(certkeeper(cfg, "config", "show").stdout)["mode"] == "shadow"
