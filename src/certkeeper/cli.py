@@ -273,6 +273,8 @@ def config_validate(obj: Ctx) -> None:
     say_line(f"OK: {found.path}: {found.services} service(s), {found.certificates} certificate(s)")
     if found.unsent:
         say_line(f"WARNING: {found.unsent}", err=True)
+    for mistake in found.mistakes:
+        say_line(f"WARNING: {mistake}", err=True)
     for line in found.windows:
         say_line(f"warning: {line}", err=True)
     for item in found.blocked:

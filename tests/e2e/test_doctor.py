@@ -29,6 +29,7 @@ from support.smtp import free_port
 
 ALL_CHECKS = {
     "config",
+    "mode",
     "dns",
     "http01",
     "webroot",

@@ -260,10 +260,17 @@ class CheckResult:
     outcomes: list[Outcome] = field(default_factory=list)
     # The outbox delivered after the renewals (not this run's own notices).
     flushed: Flushed = field(default_factory=Flushed)
+    # "shadow": the outcomes are what an active run would have done (render prefixes them).
+    mode: str = "active"
+    # Config mistakes said in `warnings` that cost only the report: the run still renews,
+    # but a person must act, so it ends in 1.
+    mistakes: int = 0
 
     @property
     def failed(self) -> bool:
-        return bool(self.problems or self.flushed.exit_code) or any(o.failed for o in self.outcomes)
+        if self.problems or self.flushed.exit_code or self.mistakes:
+            return True
+        return any(o.failed for o in self.outcomes)
 
 
 def jitter_seconds(cfg: Config, no_jitter: bool, dry_run: bool, interactive: bool) -> float:
@@ -292,11 +299,8 @@ def check(
 
     services = select(cfg, only)
     require_private_state(cfg)
-    result = CheckResult()
-    unsent = unsent_warning(cfg)
-    if unsent:
-        result.warnings.append(unsent)
-        get_logger(command="check").warning("notify.unset", message=unsent)
+    result = CheckResult(mode=cfg.mode)
+    _warn(cfg, result)
     if dry_run:
         _refuse_while_held(cfg)
         state = state_mod.load(cfg.state_dir, now(), repair=False)
@@ -307,7 +311,10 @@ def check(
         get_logger(command="check").info("jitter", seconds=round(delay, 1))
         tell(f"waiting {math.ceil(delay)} s (jitter; --no-jitter to skip)")
         time.sleep(delay)
-    _locked_run(cfg, services, only, force, result, tell)
+    if cfg.shadow:
+        _shadow_run(cfg, services, only, force, result, tell)
+    else:
+        _locked_run(cfg, services, only, force, result, tell)
     result.exit_code = 1 if result.failed else 0
     return result
 
@@ -326,6 +333,85 @@ def _refuse_while_held(cfg: Config) -> None:
         )
 
 
+def _warn(cfg: Config, result: CheckResult) -> None:
+    """What is wrong around the renewals, on stderr and in syslog; it never stops them."""
+    log = get_logger(command="check")
+    unsent = unsent_warning(cfg)
+    if unsent:
+        result.warnings.append(unsent)
+        log.warning("notify.unset", message=unsent)
+    for mistake in cfg.mistakes:
+        result.warnings.append(mistake.text)
+        log.warning("config.mistake", key=mistake.key, message=mistake.text)
+    result.mistakes = len(cfg.mistakes)
+
+
+def _shadow_run(
+    cfg: Config,
+    services: tuple[Service, ...],
+    only: str | None,
+    force: bool,
+    result: CheckResult,
+    tell: Callable[[str], None],
+) -> None:
+    """Shadow mode: every decision of an active run, none of its effects.
+
+    No journal, so nothing is attempted, recorded, spooled or sent; the state is saved
+    for its caches (the ARI windows) and the run's heartbeat, which metrics reports.
+    """
+    from certkeeper import state as state_mod
+    from certkeeper.lock import host_lock
+    from certkeeper.notify.outbox import count
+
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "check", _lock_wait(tell)):
+        state = state_mod.load(cfg.state_dir, now())
+        report = run(cfg, services, state, now, force=force)
+        result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes]
+        shadow_log(report.outcomes, count(cfg.state_dir))
+        result.lines.append(
+            "shadow: nothing was renewed, linked, reloaded or sent; to let certkeeper renew,"
+            f" set `mode: active` in {cfg.path}"
+        )
+        state.check_run = state_mod.CheckRun(now(), success=not result.failed)
+        problem = _save(state)
+        if problem:
+            result.problems.append(problem)
+        _write_metrics(cfg, state, report, only, result)
+
+
+def shadow_log(outcomes: list[Outcome], waiting: int) -> None:
+    """Syslog gets what an active run would have done and sent."""
+    log = get_logger(command="check", mode="shadow")
+    for outcome in outcomes:
+        if isinstance(outcome, WouldAct):
+            log.info(
+                "shadow.would_act",
+                cert=outcome.cert_name,
+                action=outcome.action,
+                skipped=outcome.why_not or None,
+                days_left=outcome.days_left,
+            )
+        elif isinstance(outcome, Warned):
+            log.info(
+                "shadow.notice_not_sent",
+                cert=outcome.cert_name,
+                notice="WARNING",
+                days_left=outcome.days_left,
+            )
+    if waiting:
+        log.info("shadow.outbox_not_flushed", waiting=waiting)
+
+
+def _lock_wait(tell: Callable[[str], None]) -> Callable[[str], None]:
+    """Whom a run waits for, said once: in syslog and to the person who started it."""
+
+    def waiting(text: str) -> None:
+        get_logger(command="check").info("lock.wait", message=text)
+        tell(text)
+
+    return waiting
+
+
 def _locked_run(
     cfg: Config,
     services: tuple[Service, ...],
@@ -339,11 +425,7 @@ def _locked_run(
     from certkeeper.lock import host_lock
     from certkeeper.notify.events import event_id
 
-    def waiting(text: str) -> None:
-        get_logger(command="check").info("lock.wait", message=text)
-        tell(text)
-
-    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "check", waiting):
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "check", _lock_wait(tell)):
         state = state_mod.load(cfg.state_dir, now())
         report = run(cfg, services, state, now, force=force, journal=_journal(cfg, state))
         result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes]

@@ -137,6 +137,10 @@ def ari_window(
         return None
     from certkeeper import ari
 
+    if cfg.ari.skipped:
+        # The CA file is missing: no request, but a window already fetched still counts
+        # (ARI only ever brings a renewal forward).
+        return ari.window_for(rec.ari, disk)
     rec.ari = ari.refresh(cfg.ari, cfg.certbot.config_dir, lineage.cert_name, disk, rec.ari, now)
     return ari.window_for(rec.ari, disk)
 

@@ -25,6 +25,9 @@ class Validation:
     windows: list[str] = field(default_factory=list)
     # Configured paths the installed certkeeper.service's sandbox would not let it write.
     blocked: list[Blocked] = field(default_factory=list)
+    # Mistakes that hold back only the notices or ARI: WARNING lines, exit 0, so that a
+    # validate-before-replace does not refuse a config that still renews.
+    mistakes: list[str] = field(default_factory=list)
 
 
 def validate(cfg: Config, root: Path) -> Validation:
@@ -41,6 +44,7 @@ def validate(cfg: Config, root: Path) -> Validation:
         unsent=unsent_warning(cfg),
         windows=config_warnings(cfg),
         blocked=sandbox.blocked(cfg, unit) if unit is not None else [],
+        mistakes=[m.text for m in cfg.mistakes],
     )
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from certkeeper import policy
-from certkeeper.actions.common import window_warnings
+from certkeeper.actions.common import mode_warnings, window_warnings
 from certkeeper.config import Config, select
 from certkeeper.value import Record
 
@@ -28,6 +28,8 @@ class StatusResult(Record):
     generated_at: datetime
     warnings: list[str] = field(default_factory=list)
     quarantined: int = 0  # unreadable outbox files set aside for a person
+    # "shadow": check decides but changes nothing on this host; "active": it renews.
+    mode: str = "active"
 
 
 def run(cfg: Config, only: str | None, now: datetime) -> StatusResult:
@@ -39,12 +41,19 @@ def run(cfg: Config, only: str | None, now: datetime) -> StatusResult:
     memory = state_mod.load(cfg.state_dir, now, repair=False)
     ari_records = {name: rec.ari for name, rec in memory.certs.items()}
     rows = survey(cfg, services, now, trust=True, ari_records=ari_records)
+    code = policy.status_exit_code(r.assessment for r in rows)
+    if cfg.mistakes:
+        code = max(code, 1)  # WARNING: the certificates are fine, the report is not
     return StatusResult(
         rows=rows,
         outbox_waiting=count(cfg.state_dir),
-        exit_code=policy.status_exit_code(r.assessment for r in rows),
-        warnings=window_warnings((r.service, r.lineage, r.disk or r.probe.cert) for r in rows),
+        exit_code=code,
+        warnings=[
+            *mode_warnings(cfg),
+            *window_warnings((r.service, r.lineage, r.disk or r.probe.cert) for r in rows),
+        ],
         quarantined=len(quarantined(cfg.state_dir)),
         view=probe_view(cfg),
         generated_at=now,
+        mode=cfg.mode,
     )

@@ -23,7 +23,8 @@ from certkeeper.value import Value
 #   text     a string passed through `check`; null means the default
 #   choice   one of `choices`; null means the default
 #   path     a file system path relative to the file's folder; null means the default
-#   secret   a path to a file holding a secret: must not be world-readable; never shown
+#   secret   a path to a file holding a secret: must not be world-readable; never shown.
+#            A bad one is a mistake, not a refusal: only what uses the secret waits
 #   metrics  a path, or `auto` (node_exporter's textfile folder when it exists)
 #   argv     a non-empty list: program, arguments
 #   args     a list of arguments, possibly empty
@@ -85,11 +86,14 @@ DAY_SECONDS = 86400
 NODE_EXPORTER_TEXTFILE = Path("/var/lib/prometheus/node-exporter/certkeeper.prom")
 METRICS_AUTO = "auto"
 SECURITY_MODES = ("none", "starttls", "tls")
+# shadow: decide and say, change nothing. Unset means active, so a config written before
+# the key existed keeps renewing; the package's own config.yaml says shadow.
+MODES = ("shadow", "active")
 DEFAULT_WEBROOT = Path("/var/www/letsencrypt")
 
 # The global file, in the order of the README's table, `config show` and the known-key
-# lists of error messages. metrics_file comes last because it was added last, and the
-# known-key list users have seen in messages keeps its order.
+# lists of error messages. metrics_file and mode come last because they were added last,
+# and the known-key list users have seen in messages keeps its order.
 GLOBAL_KEYS: tuple[Key, ...] = (
     Key("hostname", "text", None, "name in notice subjects", check=names.host_name,
         shown="short host name"),
@@ -185,6 +189,11 @@ GLOBAL_KEYS: tuple[Key, ...] = (
         "Prometheus metrics that every `check` rewrites (atomically, mode 0644); `auto`:"
         " `/var/lib/prometheus/node-exporter/certkeeper.prom` when that folder exists, else"
         " none; see [Fleet](#fleet)", shown="`null` (the package's config: `auto`)"),
+    Key("mode", "choice", "active",
+        "`shadow`: `check` decides and says what it would do but never runs certbot, links,"
+        " reloads or sends, and the deploy hook does nothing; `active`: it renews. See"
+        " [docs/rollout.md](docs/rollout.md)", choices=MODES,
+        shown="`active` (the package's config: `shadow`)"),
 )  # fmt: skip
 
 # One certbot_domains entry of a service file.

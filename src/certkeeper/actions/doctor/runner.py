@@ -22,6 +22,7 @@ from certkeeper.actions.doctor.lineage import (
     check_served,
     check_symlinks,
 )
+from certkeeper.actions.doctor.mode import check_mode
 from certkeeper.actions.doctor.notify import check_notify
 from certkeeper.actions.doctor.tokens import TokenJar
 from certkeeper.config import Config, Lineage, Service
@@ -80,7 +81,7 @@ def _unseen(job: Job) -> Result | None:
 
 def jobs(cfg: Config, services: tuple[Service, ...], opts: Options, jar: TokenJar) -> list[Job]:
     """In the issue's order: per-certificate checks for each lineage, host-wide ones once."""
-    out: list[Job] = []
+    out: list[Job] = [Job("mode", "Mode and config mistakes", "", lambda: check_mode(cfg))]
     lineages = [(svc, lin) for svc in services for lin in svc.lineages]
 
     def each(check: str, title: str, make: Callable[[Service, Lineage], Result]) -> None:
