@@ -22,7 +22,7 @@ from certkeeper.notify.events import (
     TestNotice,
     event_id,
 )
-from certkeeper.policy import days_left
+from certkeeper.policy import days_left, pause_lead
 from certkeeper.times import iso, minute
 
 __all__ = [
@@ -150,6 +150,7 @@ def _failed(e: Failed) -> list[str]:
     domain = e.domains[0]
     output = "\n".join(e.output.splitlines()[-ERROR_OUTPUT_LINES:]) or "(the tool printed nothing)"
     return [
+        *_paused(e),
         f"Certificate renewal for {domain} FAILED.",
         f"Current expiry: {date(e.current_expiry)} ({days(e.current_expiry, e.at)} days remaining)",
         f"Cert name: {e.cert_name}",
@@ -177,6 +178,11 @@ def _failed(e: Failed) -> list[str]:
         "",
         "Action Required: Immediate investigation (see What To Do When Things Go Wrong)",
     ]
+
+
+def _paused(e: Failed) -> list[str]:
+    """The CA's pause comes before anything else: retrying only deepens it."""
+    return [pause_lead(e.unpause_link), ""] if e.ca_paused else []
 
 
 def _expiring(e: Expiring) -> list[str]:
