@@ -78,6 +78,8 @@ def test_other_failures_are_not_a_pause(text: str) -> None:
         ("javascript:alert(document.cookie)//https://portal.letsencrypt.org/", "not an https"),
         ("HTTPS://portal.letsencrypt.org/", "not an https:// URL"),
         ("https://", "no plain host name"),
+        (LINK.replace("jwt=", "jwt=\\u001b[2J"), "a character no URL has"),
+        (LINK + "<script>", "a character no URL has"),
         ("https://user:pw@evil.example/", "no plain host name"),
     ],
 )

@@ -56,5 +56,5 @@ def _paused(row: Row, rec: CertRecord | None) -> Row:
     """A lineage the CA paused (as `check` recorded it) shows PAUSED, with the link."""
     if rec is None or rec.paused is None or not row.service.enabled:
         return row
-    why = f"paused by the CA since {rec.paused.since:%Y-%m-%d %H:%M} UTC; certkeeper waits for you"
+    why = f"paused by the CA since {rec.paused.since:%Y-%m-%d %H:%M} UTC"
     return row.replace(assessment=policy.paused_row(row.assessment, why), paused=rec.paused)

@@ -92,6 +92,10 @@ _PAUSED = re.compile(
 )
 # A URL longer than this is not a link a person follows from a card.
 MAX_LINK_CHARS = 2048
+# RFC 3986's unreserved and reserved characters, and % for its escapes.
+_URL_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%"
+)
 
 
 class CaPause(Value):
@@ -110,6 +114,8 @@ def link_problem(link: str) -> str | None:
         return f"longer than {MAX_LINK_CHARS} characters"
     if not all("!" <= ch <= "~" for ch in link):
         return "not printable ASCII"
+    if not set(link) <= _URL_CHARS:
+        return "a character no URL has"
     if not link.startswith("https://"):
         return "not an https:// URL"
     host = link[len("https://") :].split("/", 1)[0].split("?", 1)[0]
@@ -119,10 +125,13 @@ def link_problem(link: str) -> str | None:
 
 
 def ca_pause(output: str) -> CaPause | None:
-    """When certbot's output says the CA paused the name: its unpause link, checked."""
-    match = _PAUSED.search(output)
-    if match is None:
+    """When certbot's output says the CA paused the name: its unpause link, checked.
+
+    The last mention wins: certbot's own error line comes after any response body it logged."""
+    matches = list(_PAUSED.finditer(output))
+    if not matches:
         return None
+    match = matches[-1]
     link = match.group(1)
     if not link:
         return CaPause(None, "the CA's message carried no link")
