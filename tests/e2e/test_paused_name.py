@@ -91,6 +91,7 @@ def test_a_paused_name_is_told_held_shown_and_resumed(host: Host) -> None:
     text = card.get_content().splitlines()
     assert text[0] == f"paused by the CA: fix the cause, then visit {LINK}"
     assert text[2] == f"Certificate renewal for {BLOG[0]} FAILED."
+    assert "rate limit hit" not in card.get_content()  # no back-off ends a pause
     kept = host.state()["certs"]["blog"]["paused"]
     assert kept["link"] == LINK
     assert blog_calls(calls) == 2  # the issuance, then the renewal the CA refused

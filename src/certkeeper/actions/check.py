@@ -147,10 +147,8 @@ def _gate(
     if not policy.limits_apply(action):
         return True, ""
     if rec.paused is not None:
-        return False, (
-            f"{policy.pause_lead(rec.paused.link)} ({policy.resume_hint(lineage.cert_name)}); "
-            f"paused since {rec.paused.since:%Y-%m-%d %H:%M} UTC"
-        )
+        lead, hint = policy.pause_lead(rec.paused.link), policy.resume_hint(lineage.cert_name)
+        return False, f"{lead} ({hint})"
     return policy.attempt_allowed(rec.last_attempt, rec.backoff_until, at, force, urgent)
 
 

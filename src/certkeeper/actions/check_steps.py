@@ -209,12 +209,13 @@ def renew(
         tail = result.output_tail()
         return after_certbot(cfg, attempt, disk, probe, issue=issue, certbot_tail=tail), None
     tail = result.output_tail()
-    backoff = policy.rate_limit_backoff(tail, attempt.at)
+    # The whole output, not the tail: a line cut for the card could cut the link short.
+    pause = policy.ca_pause(f"{result.stdout}\n{result.stderr}")
+    # A pause is a rateLimited problem too, but no back-off ends it: only a person does.
+    backoff = policy.rate_limit_backoff(tail, attempt.at) if pause is None else None
     if backoff:
         note = f"Let's Encrypt rate limit hit: no new attempt before {backoff:%Y-%m-%d %H:%M} UTC"
         attempt = replace(attempt, notes=(*attempt.notes, note))
-    # The whole output, not the tail: a line cut for the card could cut the link short.
-    pause = policy.ca_pause(f"{result.stdout}\n{result.stderr}")
     if pause is not None and pause.refused:
         attempt = replace(
             attempt, notes=(*attempt.notes, f"the CA paused the name; {pause.refused}")
