@@ -145,6 +145,31 @@ class AriRecord(Value):
         )
 
 
+class Paused(Value):
+    """The CA paused this lineage's name for our account (Let's Encrypt's consecutive-failure
+    pause): `check` stops asking until `check --force --only NAME` clears it."""
+
+    since: datetime
+    link: str | None  # the CA's unpause link, checked before it was kept
+
+    def to_json(self) -> dict[str, Any]:
+        return {"since": to_iso(self.since), "link": self.link}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Paused | None:
+        """The file is outside input too: the link is checked again, a bad one dropped."""
+        from certkeeper.policy import link_problem
+
+        if not isinstance(data, dict):
+            return None
+        since, link = from_iso(data.get("since")), data.get("link")
+        if since is None:
+            return None
+        if not isinstance(link, str) or link_problem(link) is not None:
+            link = None
+        return cls(since, link)
+
+
 class CertRecord(Record):
     last_check: datetime | None = None
     last_attempt: datetime | None = None
@@ -161,6 +186,7 @@ class CertRecord(Record):
     ari: AriRecord | None = None
     # The last renewal or issuance that was verified end to end (for the fleet's metrics).
     last_success: datetime | None = None
+    paused: Paused | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -178,6 +204,7 @@ class CertRecord(Record):
             "intent": self.intent.to_json() if self.intent else None,
             "ari": self.ari.to_json() if self.ari else None,
             "last_success": to_iso(self.last_success),
+            "paused": self.paused.to_json() if self.paused else None,
         }
 
     @classmethod
@@ -201,6 +228,7 @@ class CertRecord(Record):
             intent=Intent.from_json(data.get("intent")),
             ari=AriRecord.from_json(data.get("ari")),
             last_success=from_iso(data.get("last_success")),
+            paused=Paused.from_json(data.get("paused")),
         )
 
 

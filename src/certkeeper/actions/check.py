@@ -117,13 +117,10 @@ def managed(
             # Not due and served as on disk: whatever failed before was fixed (by a person,
             # or certbot's own timer); the failure streak is over, its last error stays.
             rec.consecutive_failures = 0
+            rec.paused = None  # a certificate that is not due was issued after the pause
         return
     urgent = window is not None and window.end <= at
-    allowed, why = (
-        policy.attempt_allowed(rec.last_attempt, rec.backoff_until, at, force, urgent)
-        if policy.limits_apply(action)
-        else (True, "")
-    )
+    allowed, why = _gate(lineage, action, rec, at, force=force, urgent=urgent)
     if journal is None:
         left = policy.days_left(seen.disk.not_after, at) if seen.disk else None
         name = lineage.cert_name
@@ -135,6 +132,25 @@ def managed(
         _failing_warning(cfg, lineage, seen.disk, rec, at, report, journal)
         return
     _attempt(cfg, svc, lineage, action, seen, rec, clock(), report, journal, probe)
+
+
+def _gate(
+    lineage: Lineage,
+    action: policy.Action,
+    rec: CertRecord,
+    at: datetime,
+    *,
+    force: bool,
+    urgent: bool,
+) -> tuple[bool, str]:
+    """May certbot run: the CA's pause first (only `check --force --only NAME` lifts it, see
+    _unpause), then the 20-hour guard and the rate-limit back-off."""
+    if not policy.limits_apply(action):
+        return True, ""
+    if rec.paused is not None:
+        lead, hint = policy.pause_lead(rec.paused.link), policy.resume_hint(lineage.cert_name)
+        return False, f"{lead} ({hint})"
+    return policy.attempt_allowed(rec.last_attempt, rec.backoff_until, at, force, urgent)
 
 
 def _attempt(
@@ -304,6 +320,7 @@ def check(
     if dry_run:
         _refuse_while_held(cfg)
         state = state_mod.load(cfg.state_dir, now(), repair=False)
+        _unpause(state, services, force, only, result)
         result.outcomes = run(cfg, services, state, now, force=force).outcomes
         return result
     delay = jitter_seconds(cfg, no_jitter, dry_run, interactive)
@@ -427,6 +444,7 @@ def _locked_run(
 
     with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "check", _lock_wait(tell)):
         state = state_mod.load(cfg.state_dir, now())
+        _unpause(state, services, force, only, result)
         report = run(cfg, services, state, now, force=force, journal=_journal(cfg, state))
         result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes]
         # After the renewals: notification trouble (a dead relay, a bad password, a
@@ -438,6 +456,25 @@ def _locked_run(
         if problem:
             result.problems.append(problem)
         _write_metrics(cfg, state, report, only, result)
+
+
+def _unpause(
+    state: State, services: tuple[Service, ...], force: bool, only: str | None, result: CheckResult
+) -> None:
+    """`check --force --only NAME` is how a person says "I followed the CA's unpause link":
+    only then does certbot ask again for a paused name. --force alone, over every service,
+    would send every paused name back to the CA and deepen each pause."""
+    if not (force and only):
+        return
+    for svc in services:
+        for lineage in svc.lineages:
+            rec = state.certs.get(lineage.cert_name)
+            if rec is not None and rec.paused is not None:
+                rec.paused = None
+                result.lines.append(
+                    f"{lineage.cert_name}: --force --only lifts the CA's pause; certbot asks again"
+                )
+                get_logger(command="check").info("pause.cleared", cert_name=lineage.cert_name)
 
 
 def _save(state: State) -> str | None:

@@ -15,7 +15,7 @@ from certkeeper import certbot, deploy, policy
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.notify.events import Event, Failed, Reloaded, Renewed
 from certkeeper.outcomes import Acted, Outcome, Trouble, first_line
-from certkeeper.state import CertRecord, Intent
+from certkeeper.state import CertRecord, Intent, Paused
 from certkeeper.survey import Row, probe_domains
 from certkeeper.x509info import CertInfo
 
@@ -114,6 +114,8 @@ def record(
         rec.consecutive_failures += 1
         if backoff is not None:
             rec.backoff_until = backoff
+        if event.ca_paused:
+            rec.paused = Paused(event.at, event.unpause_link)
         return
     rec.last_result = "success"
     rec.failed_step = None
@@ -124,6 +126,7 @@ def record(
         rec.previous_expiry = event.previous_expiry
         rec.new_expiry = event.new_expiry
         rec.last_success = event.at
+        rec.paused = None  # the CA issued: whatever pause there was is over
         # A new certificate starts a new series of expiry warnings.
         rec.warned_for = None
         rec.warned_thresholds = []
@@ -211,11 +214,21 @@ def renew(
         tail = result.output_tail()
         return after_certbot(cfg, attempt, disk, probe, issue=issue, certbot_tail=tail), None
     tail = result.output_tail()
-    backoff = policy.rate_limit_backoff(tail, attempt.at)
+    # The whole output, not the tail: a line cut for the card could cut the link short.
+    pause = policy.ca_pause(f"{result.stdout}\n{result.stderr}")
+    # A pause is a rateLimited problem too, but no back-off ends it: only a person does.
+    backoff = policy.rate_limit_backoff(tail, attempt.at) if pause is None else None
     if backoff:
         note = f"Let's Encrypt rate limit hit: no new attempt before {backoff:%Y-%m-%d %H:%M} UTC"
         attempt = replace(attempt, notes=(*attempt.notes, note))
-    return deploy.failure(cfg, attempt, "certbot", f"{result.describe()}\n{tail}"), backoff
+    if pause is not None and pause.refused:
+        attempt = replace(
+            attempt, notes=(*attempt.notes, f"the CA paused the name; {pause.refused}")
+        )
+    failed = deploy.failure(cfg, attempt, "certbot", f"{result.describe()}\n{tail}")
+    if pause is not None:
+        failed = replace(failed, ca_paused=True, unpause_link=pause.link)
+    return failed, backoff
 
 
 def after_certbot(

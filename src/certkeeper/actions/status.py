@@ -16,6 +16,7 @@ from certkeeper.config import Config, select
 from certkeeper.value import Record
 
 if TYPE_CHECKING:
+    from certkeeper.state import CertRecord
     from certkeeper.survey import Row
 
 
@@ -41,6 +42,7 @@ def run(cfg: Config, only: str | None, now: datetime) -> StatusResult:
     memory = state_mod.load(cfg.state_dir, now, repair=False)
     ari_records = {name: rec.ari for name, rec in memory.certs.items()}
     rows = survey(cfg, services, now, trust=True, ari_records=ari_records)
+    rows = [_paused(row, memory.certs.get(row.lineage.cert_name)) for row in rows]
     code = policy.status_exit_code(r.assessment for r in rows)
     if cfg.mistakes:
         code = max(code, 1)  # WARNING: the certificates are fine, the report is not
@@ -57,3 +59,11 @@ def run(cfg: Config, only: str | None, now: datetime) -> StatusResult:
         generated_at=now,
         mode=cfg.mode,
     )
+
+
+def _paused(row: Row, rec: CertRecord | None) -> Row:
+    """A lineage the CA paused (as `check` recorded it) shows PAUSED, with the link."""
+    if rec is None or rec.paused is None or not row.service.enabled:
+        return row
+    why = f"paused by the CA since {rec.paused.since:%Y-%m-%d %H:%M} UTC"
+    return row.replace(assessment=policy.paused_row(row.assessment, why), paused=rec.paused)
