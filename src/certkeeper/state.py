@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from certkeeper import atomic, times
+from certkeeper.inputs import read_regular
 from certkeeper.times import iso_or_none
 from certkeeper.value import Record, Value
 
@@ -287,29 +288,13 @@ def state_path(state_dir: Path) -> Path:
     return state_dir / "state.json"
 
 
-def _read_regular(path: Path) -> bytes:
-    """Only a regular file, never through a symlink, and bounded: a FIFO or /dev/zero in
-    its place would otherwise hang or exhaust the run."""
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path} is not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_STATE_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_STATE_BYTES:
-        raise OSError(f"{path} is larger than {MAX_STATE_BYTES} bytes")
-    return data
-
-
 def load(state_dir: Path, now: datetime, repair: bool = True) -> State:
     """Read state; with repair=False (dry runs, listings) a corrupt file is left in place."""
     path = state_path(state_dir)
     try:
-        doc = json.loads(_read_regular(path))
+        # Only a regular file, never through a symlink, and bounded: a FIFO or /dev/zero
+        # in its place would otherwise hang or exhaust the run.
+        doc = json.loads(read_regular(path, MAX_STATE_BYTES, follow=False))
         if not isinstance(doc, dict) or not isinstance(doc.get("certs", {}), dict):
             raise ValueError("not a certkeeper state document")
         certs = {

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -72,19 +73,42 @@ def run(
             for lineage in svc.lineages:
                 rec = state.certs.get(lineage.cert_name)
                 if rec is not None and rec.intent is not None:
-                    recover(cfg, lineage, rec, journal, report, probe)
+                    with _guard(lineage, report):
+                        recover(cfg, lineage, rec, journal, report, probe)
     rows = survey(cfg, services, clock())
     report.rows = rows
     for svc in services:
         for lineage in svc.lineages:
             mine = [r for r in rows if r.lineage is lineage]
-            if svc.enabled:
-                rec = state.cert(lineage.cert_name)
-                seen = Seen.of(mine)
-                managed(cfg, svc, lineage, seen, rec, clock, report, journal, probe, force=force)
-            else:
-                monitor(cfg, lineage, mine, state, clock(), report, journal)
+            with _guard(lineage, report):
+                if svc.enabled:
+                    rec = state.cert(lineage.cert_name)
+                    seen = Seen.of(mine)
+                    managed(
+                        cfg, svc, lineage, seen, rec, clock, report, journal, probe, force=force
+                    )
+                else:
+                    monitor(cfg, lineage, mine, state, clock(), report, journal)
     return report
+
+
+@contextmanager
+def _guard(lineage: Lineage, report: CheckReport) -> Iterator[None]:
+    """Whatever goes wrong deciding or acting on one certificate is that certificate's
+    ERROR: the traceback goes to syslog, one line to the user, and the others go on."""
+    try:
+        yield
+    except Exception as exc:
+        get_logger(command="check").exception(
+            "check.cert_crashed", cert=lineage.cert_name, error=repr(exc)[:500]
+        )
+        report.outcomes.append(
+            Trouble(
+                f"{lineage.cert_name}: ERROR: internal error while checking it "
+                f"({type(exc).__name__}); the other certificates went on "
+                "(the traceback is in syslog: journalctl -t certkeeper -n 50)"
+            )
+        )
 
 
 def managed(

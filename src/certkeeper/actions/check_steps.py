@@ -174,7 +174,9 @@ def act(
             f"`ls -l {certbot.live_dir(cfg, lineage.cert_name)}/` and `certbot certificates`.",
         ), None
     if action is not policy.Action.REDEPLOY:
-        problem = certbot.profile_support_problem(cfg, lineage)
+        problem = certbot.renewal_conf_problem(
+            cfg.certbot.config_dir, lineage.cert_name
+        ) or certbot.profile_support_problem(cfg, lineage)
         if problem is not None:
             return deploy.failure(cfg, attempt, "certbot", problem), None
     disk = seen.disk
