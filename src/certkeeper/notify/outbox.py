@@ -169,8 +169,10 @@ def quarantined(state_dir: Path) -> list[tuple[Path, str]]:
         if path.name.endswith(".why"):
             continue
         try:
-            why = path.with_name(path.name + ".why").read_text(errors="replace").strip()[:300]
-        except OSError:
+            why_file = path.with_name(path.name + ".why")
+            why = read_regular(why_file, 4096, follow=False).decode(errors="replace")
+            why = why.strip()[:300]
+        except (OSError, InputFileError):
             why = "unreadable"
         items.append((path, why))
     return items
