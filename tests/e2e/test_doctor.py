@@ -30,6 +30,7 @@ from support.smtp import free_port
 ALL_CHECKS = {
     "config",
     "dns",
+    "caa",
     "http01",
     "webroot",
     "nginx",

@@ -14,8 +14,10 @@ from certkeeper.config.checker import Checker, load_yaml, show
 from certkeeper.config.keys import GLOBAL_KEYS, children, in_section
 from certkeeper.config.model import (
     AriSettings,
+    CaSettings,
     CertbotSettings,
     Config,
+    DnsSettings,
     NginxSettings,
     NotifySettings,
     ProbeSettings,
@@ -116,6 +118,8 @@ def build(path: Path, values: Mapping[str, Any], services: tuple[Service, ...]) 
             smtp=SmtpSettings(**fields(values, "notify.smtp")), **fields(values, "notify")
         ),
         ari=AriSettings(**fields(values, "ari")),
+        ca=CaSettings(**fields(values, "ca")),
+        dns=DnsSettings(**fields(values, "dns")),
         services=services,
         **fields(values, ""),
     )

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from certkeeper.actions.doctor.base import Options, Result, clean
+from certkeeper.actions.doctor.caa import TITLE as CAA_TITLE
+from certkeeper.actions.doctor.caa import check_caa
 from certkeeper.actions.doctor.history import check_history
 from certkeeper.actions.doctor.host import check_hook, check_timer
 from certkeeper.actions.doctor.http01 import check_dns, check_http01, check_webroot
@@ -42,6 +44,7 @@ def jobs(cfg: Config, services: tuple[Service, ...], opts: Options, jar: TokenJa
             out.append(Job(check, title, lin.cert_name, functools.partial(make, svc, lin)))
 
     each("dns", "DNS", lambda s, ln: check_dns(cfg, ln, opts))
+    each("caa", CAA_TITLE, lambda s, ln: check_caa(cfg, ln, opts))
     each("http01", "HTTP-01 path", lambda s, ln: check_http01(cfg, ln, opts, jar))
     each("webroot", "Webroot write under the unit", lambda s, ln: check_webroot(cfg, ln, opts))
     out.append(Job("nginx", "nginx -t", "", lambda: check_nginx(cfg, opts)))
