@@ -185,6 +185,11 @@ def install_hook(cfg: Config) -> int:
     "(to see where Let's Encrypt would land before DNS changes, or in tests). Repeatable.",
 )
 @click.option(
+    "--nameserver",
+    metavar="ADDR[:PORT]",
+    help="Ask this DNS server for CAA records instead of dns.nameserver, like dig @server.",
+)
+@click.option(
     "--timeout",
     "budget",
     type=click.FloatRange(1, 600),
@@ -200,13 +205,14 @@ def doctor(
     as_json: bool,
     send_test: bool,
     resolve: tuple[str, ...],
+    nameserver: str | None,
     budget: float,
 ) -> None:
     """Run the guide's troubleshooting in seconds and say what to fix: config, DNS,
     the HTTP-01 path through this host's nginx (a test token, always removed), the
     webroot under the unit's sandbox, nginx -t, certbot's lineage and renewal conf, the
-    symlinks, disk vs served, the deploy hook, the timer or cron line, notifications
-    (outbox, SMTP EHLO) and the last attempt with certbot's log.
+    symlinks, disk vs served, CAA for every name, the deploy hook, the timer or cron
+    line, notifications (outbox, SMTP EHLO) and the last attempt with certbot's log.
 
     SERVICE limits it to one service (its file name in services_dir, or a cert_name).
     Changes nothing else, never asks the CA, sends nothing unless --send-test.
@@ -220,6 +226,13 @@ def doctor(
         names = doctor_action.parse_resolve(resolve)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--resolve") from None
+    if nameserver is not None:
+        from certkeeper import names as name_checks
+
+        try:
+            nameserver = name_checks.nameserver(nameserver)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--nameserver") from None
 
     def body() -> int:
         log.configure(tag="certkeeper", verbose=obj.verbose)
@@ -235,6 +248,7 @@ def doctor(
             root=Path(os.environ.get(sandbox.ROOT_ENV) or "/"),
             certkeeper_argv=tuple(this_certkeeper(obj)),
             config_arg=obj.config_arg,
+            nameserver=nameserver,
         )
         return _doctor_said(doctor_action.run(cfg, services, opts), as_json)
 

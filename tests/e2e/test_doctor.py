@@ -31,6 +31,7 @@ ALL_CHECKS = {
     "config",
     "mode",
     "dns",
+    "caa",
     "http01",
     "webroot",
     "nginx",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from certkeeper import certbot, deploy, policy
+from certkeeper import caa, certbot, deploy, policy
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.notify.events import Event, Failed, Reloaded, Renewed
 from certkeeper.outcomes import Acted, Outcome, Trouble, first_line
@@ -179,6 +179,12 @@ def act(
         ) or certbot.profile_support_problem(cfg, lineage)
         if problem is not None:
             return deploy.failure(cfg, attempt, "certbot", problem), None
+    if action is policy.Action.ISSUE:
+        forbidden = caa.issuance_problem(
+            lineage.domains, cfg.ca.caa_identity, cfg.dns.nameserver, cfg.dns.timeout_seconds
+        )
+        if forbidden is not None:
+            return deploy.failure(cfg, attempt, "CAA", forbidden), None
     disk = seen.disk
     rec.intent = Intent(
         action=action.value,

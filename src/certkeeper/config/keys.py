@@ -185,6 +185,15 @@ GLOBAL_KEYS: tuple[Key, ...] = (
     Key("ari.timeout_seconds", "seconds", 10.0,
         "for the whole ARI exchange (directory + renewalInfo); on timeout the team's rule"
         " decides", hi=120),
+    Key("ca.caa_identity", "text", "letsencrypt.org",
+        "the CA's CAA identity (RFC 8659): `doctor`, and `check` before a first issuance,"
+        " refuse names whose CAA records do not allow it", check=names.host_name),
+    Key("dns.nameserver", "text", None,
+        "`ADDR[:PORT]` of the DNS server asked for CAA records; `null`: the system's"
+        " resolver. `doctor --nameserver` overrides it", check=names.nameserver),
+    Key("dns.timeout_seconds", "seconds", 5.0,
+        "for the whole CAA lookup of one name, its parents included; a lookup that times out"
+        " never blocks a renewal", hi=60),
     Key("metrics_file", "metrics", None,
         "Prometheus metrics that every `check` rewrites (atomically, mode 0644); `auto`:"
         " `/var/lib/prometheus/node-exporter/certkeeper.prom` when that folder exists, else"

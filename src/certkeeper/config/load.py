@@ -14,8 +14,10 @@ from certkeeper.config.checker import Checker, load_yaml, show
 from certkeeper.config.keys import GLOBAL_KEYS, children, in_section
 from certkeeper.config.model import (
     AriSettings,
+    CaSettings,
     CertbotSettings,
     Config,
+    DnsSettings,
     Mistake,
     NginxSettings,
     NotifySettings,
@@ -147,6 +149,8 @@ def build(
             **fields(values, "notify"),
         ),
         ari=AriSettings(**fields(values, "ari"), skipped=skipped[0] if skipped else None),
+        ca=CaSettings(**fields(values, "ca")),
+        dns=DnsSettings(**fields(values, "dns")),
         services=services,
         mistakes=mistakes,
         **fields(values, ""),

@@ -76,6 +76,21 @@ class AriSettings(Value):
     skipped: str | None = None
 
 
+@_defaults("ca")
+class CaSettings(Value):
+    """What certkeeper knows of its CA without asking it: the `ca:` section."""
+
+    caa_identity: str
+
+
+@_defaults("dns")
+class DnsSettings(Value):
+    """Where CAA records are asked for: the `dns:` section."""
+
+    nameserver: str | None
+    timeout_seconds: float
+
+
 @_defaults("notify.smtp")
 class SmtpSettings(Value):
     """Where notices are sent: the `notify.smtp:` section."""
@@ -167,6 +182,8 @@ class Config(Value):
     notify: NotifySettings
     services: tuple[Service, ...]
     ari: AriSettings
+    ca: CaSettings
+    dns: DnsSettings
     # Where `check` writes the Prometheus metrics; None: nowhere.
     metrics_file: Path | None
     # "shadow": decide and say, never renew, link, reload or send. "active": renew.
