@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -272,14 +272,25 @@ def config_group() -> None:
 
 
 @config_group.command("validate")
+@click.option(
+    "--service-file",
+    metavar="CANDIDATE",
+    help="Check only this file, as if it were services_dir/NAME.yaml (with --as NAME), "
+    "against the other live service files; for Ansible's validate: before it replaces "
+    "the live file. Problems elsewhere are warnings.",
+)
+@click.option("--as", "as_name", metavar="NAME", help="The service CANDIDATE would be.")
 @click.pass_obj
-def config_validate(obj: Ctx) -> None:
+def config_validate(obj: Ctx, service_file: str | None, as_name: str | None) -> None:
     """Load every file and report every problem, one line each. Exit 0 valid, 2 invalid.
 
     Also warns (on stderr, exit code unchanged) about every configured path that the
     installed certkeeper.service's sandbox would not let the job write, and about a
     service whose certbot_renewal_days its certificate on disk cannot honour."""
     from certkeeper import sandbox
+
+    if service_file is not None or as_name is not None:
+        _validate_candidate(obj, service_file, as_name)
     from certkeeper.actions import config as config_action
 
     cfg = obj.load()
@@ -293,6 +304,25 @@ def config_validate(obj: Ctx) -> None:
         say_line(f"warning: {line}", err=True)
     for item in found.blocked:
         say_line(item.warning(), err=True)
+
+
+def _validate_candidate(obj: Ctx, service_file: str | None, as_name: str | None) -> NoReturn:
+    from certkeeper.actions import config as config_action
+    from certkeeper.config import config_path
+    from certkeeper.errors import ConfigError
+
+    def body() -> int:
+        if not service_file or not as_name:
+            raise ConfigError(["certkeeper: --service-file CANDIDATE and --as NAME go together"])
+        found = config_action.validate_candidate(
+            config_path(obj.config_arg), Path(service_file), as_name
+        )
+        for line in found.warnings:
+            say_line(f"WARNING: {line}", err=True)
+        say_line(f"OK: {service_file} as {found.target}: {found.certificates} certificate(s)")
+        return 0
+
+    guarded(body)
 
 
 @config_group.command("show")
