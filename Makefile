@@ -42,7 +42,7 @@ lint: $(STAMP)
 
 # The whole suite, all four tiers (tests/conftest.py): pure, socket, peers (pebble + nginx +
 # certbot), packaging. Nothing is skipped. The tests mostly wait on peers, so more workers
-# than cores pay; the packaging tier runs in one of them, in turn.
+# than cores pay; each packaging module runs in one of them, in turn.
 TEST_WORKERS ?= 4
 test: prereqs
 	$(MAKE) --no-print-directory lint

@@ -312,6 +312,8 @@ def main(keep: bool) -> int:
                 "from": "operations@demo.test",
                 "smtp": {"host": "127.0.0.1", "port": smtp.port, "timeout_seconds": 5},
             },
+            # CAA is asked of challtestsrv's DNS, which pebble itself resolves through.
+            dns={"nameserver": pebble.nameserver},
             # pebble's HTTPS is signed by a test CA: trust it for the ARI lookup too.
             ari={"ca_file": str(pebble.ca_bundle)},
         )

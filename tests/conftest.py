@@ -46,9 +46,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         tier = tier_of(item)
         item.add_marker(getattr(pytest.mark, tier))
         if tier == "packaging" and parallel:
-            # One worker runs them in turn: they share the checkout's demo-run/, dist/ and
-            # the debootstrapped roots, and their timings assume a machine not full of them.
-            item.add_marker(pytest.mark.xdist_group("packaging"))
+            # A module's tests run in turn in one worker: they share its session fixtures
+            # (the built .deb, a debootstrapped root) and the checkout's demo-run/ or
+            # bench-run/. Different modules run side by side.
+            item.add_marker(pytest.mark.xdist_group(f"packaging-{Path(str(item.fspath)).stem}"))
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,12 @@ FAMILIES: dict[str, str] = {
     "certkeeper_check_last_run_timestamp_seconds": "When `certkeeper check` last ran to the end.",
     "certkeeper_check_success": "1 when that check run succeeded, 0 when it reported a problem.",
     "certkeeper_info": "The running certkeeper version.",
+    "certkeeper_mode": (
+        "1 for the mode the config sets: shadow (decides, changes nothing) or active (renews)."
+    ),
+    "certkeeper_config_mistake": (
+        "1 for each config key whose mistake holds the notices back or skips ARI; renewals go on."
+    ),
 }
 
 Labels = tuple[tuple[str, str], ...]

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from certkeeper.policy import Assessment, Health, MonitorState
+from certkeeper.policy import Assessment, Health, MonitorState, pause_lead, resume_hint
 from certkeeper.survey import Row
 from certkeeper.terminal import line as escaped
 from certkeeper.times import iso_or_none as iso
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 _COLOURS: dict[Health | MonitorState, str] = {
     Health.OK: "32",
     Health.DUE: "33",
+    Health.PAUSED: "33",
     MonitorState.WARN: "33",
     Health.MONITOR: "36",
     Health.EXPIRED: "31",
@@ -96,6 +97,9 @@ def row_dict(row: Row) -> dict[str, Any]:
         },
         "profile": row.lineage.profile,
         "renewal": renewal_dict(row),
+        "paused": {"since": iso(row.paused.since), "unpause_link": row.paused.link}
+        if row.paused
+        else None,
     }
 
 
@@ -253,6 +257,7 @@ def status_table(result: StatusResult, colour: bool, wide: bool = False) -> str:
         lines.append("(shortened to fit; --wide or --json shows every cell whole)")
     lines.append(f"\nSERVED = what {result.view} answers")
     lines.extend(renewal_table(rows, wide))
+    lines.extend(paused_lines(rows))
     lines.extend(_outbox_lines(result))
     return "\n".join(lines)
 
@@ -293,6 +298,15 @@ def renewal_table(rows: list[Row], wide: bool = False) -> list[str]:
     header = ["CERT", "PROFILE", "RENEWAL RULE", "NEXT RENEWAL (UTC)"]
     _, padded = _table(header, body, wide, (("RENEWAL RULE", 24), ("CERT", 12), ("PROFILE", 8)))
     return ["", *("  ".join(cells).rstrip() for cells in padded)]
+
+
+def paused_lines(rows: list[Row]) -> list[str]:
+    """Per lineage the CA paused: the unpause link on a line of its own, whole, and the
+    command that resumes. The link was checked when it was kept; escaped all the same."""
+    lines: list[str] = []
+    for name, paused in {r.lineage.cert_name: r.paused for r in rows if r.paused}.items():
+        lines += ["", escaped(f"{name}: {pause_lead(paused.link)}"), f"  {resume_hint(name)}"]
+    return lines
 
 
 def undelivered(failed: list[tuple[str, str, bool]]) -> list[str]:
@@ -388,6 +402,8 @@ def _event_line(event: Event) -> str:
     from certkeeper.notify.events import Failed, Reloaded, Renewed
     from certkeeper.outcomes import first_line
 
+    if isinstance(event, Failed) and event.ca_paused:
+        return f"{event.cert_name}: {event.step} failed: {pause_lead(event.unpause_link)}"
     if isinstance(event, Failed):
         said = f"{event.cert_name}: {event.step} failed: {first_line(event.output)}"
         why = failure_cause(event.output)

@@ -138,6 +138,10 @@ def collect(
             Sample("certkeeper_check_success", (), 1.0 if state.check_run.success else 0.0)
         )
     samples.append(Sample("certkeeper_info", (("version", __version__),), 1.0))
+    samples.append(Sample("certkeeper_mode", (("mode", cfg.mode),), 1.0))
+    samples.extend(
+        Sample("certkeeper_config_mistake", (("key", m.key),), 1.0) for m in cfg.mistakes
+    )
     return samples
 
 

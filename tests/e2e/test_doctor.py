@@ -29,7 +29,9 @@ from support.smtp import free_port
 
 ALL_CHECKS = {
     "config",
+    "mode",
     "dns",
+    "caa",
     "http01",
     "webroot",
     "nginx",

@@ -75,12 +75,13 @@ def test_doctor_says_the_verdict_first_then_the_failure_and_its_fix_in_120_colum
     root = str(fake_root(host))
     code, lines = on_terminal(host, "doctor", *resolve(), CERTKEEPER_SYSTEMD_ROOT=root)
     assert code == 1, lines
-    assert lines[0] == "1 of 12 checks fail: HTTP-01 path", lines
+    verdict = re.fullmatch(r"1 of (\d+) checks fail: HTTP-01 path", lines[0])
+    assert verdict, lines
     assert lines[1].startswith("\u2717 HTTP-01 path [shop]: ")
     fixes = [i for i, line in enumerate(lines) if line.startswith("    fix: ")]
     assert fixes and fixes[0] > 1
     passed = [i for i, line in enumerate(lines) if line.startswith("\u2713 ")]
-    assert len(passed) == 11 and min(passed) > fixes[0]
+    assert len(passed) == int(verdict.group(1)) - 1 and min(passed) > fixes[0]
     assert max(len(line) for line in lines) <= WIDTH, max(lines, key=len)
     # certbot's log shows only under a failed check that needs it: here none does.
     assert not any("letsencrypt.log" in line for line in lines)
@@ -155,7 +156,7 @@ def test_doctor_without_root_says_needs_root_and_never_a_fix_for_what_it_did_not
     assert proc.returncode == 1, dump(proc)  # never 0 when a check could not run
     assert "Traceback" not in proc.stderr
     lines = proc.stdout.splitlines()
-    assert re.match(r"^\d+ of 12 checks could not run \(needs root\): ", lines[0]), lines
+    assert re.match(r"^\d+ of \d+ checks could not run \(needs root\): ", lines[0]), lines
     # The verdict may wrap: its continuation lines are indented.
     first_check = next(i for i, x in enumerate(lines) if x.startswith(("?", "\u2713", "\u2717")))
     verdict = " ".join(x.strip() for x in lines[:first_check])

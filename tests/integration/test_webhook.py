@@ -299,14 +299,28 @@ def test_notify_test_and_doctor_cover_the_webhook(
     run.assert_no_secret()
 
 
-def test_a_url_file_others_can_read_is_refused(tmp_path: Path, expiring_site: SNIServer) -> None:
-    cfg = setup(tmp_path, expiring_site, free_port(), free_port())
+def test_a_url_file_others_can_read_is_never_used_and_the_notice_waits(
+    tmp_path: Path, expiring_site: SNIServer, smtp: SMTPServer, receiver: Receiver
+) -> None:
+    """A mail-side mistake never stops the job: validate warns and exits 0, the e-mail goes,
+    and the webhook's copy waits unread until the file is private again."""
+    cfg = setup(tmp_path, expiring_site, smtp.port, receiver.port)
+    receiver.start()
     os.chmod(tmp_path / "webhook-url", 0o640)
     run = Runs(cfg)
     proc = run("config", "validate")
-    assert proc.returncode == 2
+    assert proc.returncode == 0, proc.stderr
     assert (
-        f"notify.webhook.url_file = '{tmp_path / 'webhook-url'}': expected a file only its owner"
-        in (proc.stderr)
+        f"WARNING: {cfg}: notify.webhook.url_file = '{tmp_path / 'webhook-url'}': expected a"
+        " file only its owner can read" in proc.stderr
     )
+    held = run("check", "--no-jitter")
+    assert held.returncode == 1
+    assert receiver.received == []
+    assert subjects(smtp) == ["[WARNING] testhost \u2013 Certificate expires in 9 days"]
+    assert len(outbox_files(cfg)) == 1
+    os.chmod(tmp_path / "webhook-url", 0o600)
+    assert run("notify", "flush").returncode == 0
+    assert len(receiver.received) == 1
+    assert len(subjects(smtp)) == 1
     run.assert_no_secret()

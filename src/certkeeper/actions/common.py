@@ -25,6 +25,23 @@ def unsent_warning(cfg: Config) -> str | None:
     )
 
 
+def shadow_warning(cfg: Config) -> str | None:
+    """A host in shadow mode looks healthy while nothing on it would ever be renewed."""
+    if not cfg.shadow:
+        return None
+    return (
+        f"this host is in shadow mode (mode: shadow in {cfg.path}): check decides but never"
+        " renews, reloads or sends; set mode: active to let it renew"
+    )
+
+
+def mode_warnings(cfg: Config) -> list[str]:
+    """What `status` says about the host before its certificates: shadow mode, and each
+    config mistake that holds the notices back or skips ARI."""
+    shadow = shadow_warning(cfg)
+    return [*([shadow] if shadow else []), *(m.text for m in cfg.mistakes)]
+
+
 def window_warnings(items: Iterable[tuple[Service, Lineage, CertInfo | None]]) -> list[str]:
     """One warning per certificate whose service's certbot_renewal_days cannot be honoured.
 

@@ -117,6 +117,12 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> HookResult:
     from certkeeper.trust import require_private_state
 
     log = get_logger(command="deploy-hook")
+    if cfg.shadow:
+        # Installing certkeeper beside the old hooks must not add a second reload and a
+        # second card to each renewal they deploy. RENEWED_LINEAGE is not even read.
+        message = f"shadow: the deploy hook did nothing (mode: shadow in {cfg.path})"
+        log.info("deploy_hook.shadow", message=message)
+        return HookResult(message)
     require_private_state(cfg)
     if os.environ.get(certbot.PARENT_ENV):
         # The check run that started certbot holds the lock and does the deploy itself.

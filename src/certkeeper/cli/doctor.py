@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from certkeeper import config, sandbox
+from certkeeper import names as name_checks
 from certkeeper.actions import doctor as doctor_action
 from certkeeper.cli.exits import Code
 from certkeeper.cli.hook_argv import this_certkeeper
@@ -34,6 +35,11 @@ from certkeeper.errors import ConfigError
     "(to see where Let's Encrypt would land before DNS changes, or in tests). Repeatable.",
 )
 @click.option(
+    "--nameserver",
+    metavar="ADDR[:PORT]",
+    help="Ask this DNS server for CAA records instead of dns.nameserver, like dig @server.",
+)
+@click.option(
     "--timeout",
     "budget",
     type=click.FloatRange(1, 600),
@@ -48,13 +54,14 @@ def doctor(
     as_json: bool,
     send_test: bool,
     resolve: tuple[str, ...],
+    nameserver: str | None,
     budget: float,
 ) -> int:
     """Run the guide's troubleshooting in seconds and say what to fix: config, DNS,
     the HTTP-01 path through this host's nginx (a test token, always removed), the
     webroot under the unit's sandbox, nginx -t, certbot's lineage and renewal conf, the
-    symlinks, disk vs served, the deploy hook, the timer or cron line, notifications
-    (outbox, SMTP EHLO) and the last attempt with certbot's log.
+    symlinks, disk vs served, CAA for every name, the deploy hook, the timer or cron
+    line, notifications (outbox, SMTP EHLO) and the last attempt with certbot's log.
 
     SERVICE limits it to one service (its file name in services_dir, or a cert_name).
     Changes nothing else, never asks the CA, sends nothing unless --send-test.
@@ -65,6 +72,10 @@ def doctor(
         names = doctor_action.parse_resolve(resolve)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--resolve") from None
+    try:
+        server = None if nameserver is None else name_checks.nameserver(nameserver)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--nameserver") from None
     try:
         cfg = run.config()
         services = config.select(cfg, service)
@@ -82,6 +93,7 @@ def doctor(
         root=Path(os.environ.get(sandbox.ROOT_ENV) or "/"),
         certkeeper_argv=tuple(this_certkeeper(run)),
         config_arg=run.config_arg,
+        nameserver=server,
     )
     results = doctor_action.run(cfg, services, opts)
     _said(results, as_json)

@@ -23,7 +23,7 @@ from certkeeper.notify.events import (
     event_id,
 )
 from certkeeper.notify.notice import Notice
-from certkeeper.policy import days_left
+from certkeeper.policy import days_left, pause_lead
 from certkeeper.times import iso, minute
 
 __all__ = [
@@ -168,6 +168,7 @@ def _failed(e: Failed) -> list[str]:
         ]
         attempted = f"Renewal attempted at: {iso(e.at)}"
     return [
+        *_paused(e),
         *head,
         f"Cert name: {e.cert_name}",
         attempted,
@@ -211,6 +212,11 @@ def _certbot_retry(e: Failed) -> str:
         return f"certbot renew --cert-name {e.cert_name} --dry-run"
     names = " ".join(f"-d {d}" for d in e.domains)
     return f"certbot certonly --webroot -w {e.webroot} {names} --cert-name {e.cert_name} --dry-run"
+
+
+def _paused(e: Failed) -> list[str]:
+    """The CA's pause comes before anything else: retrying only deepens it."""
+    return [pause_lead(e.unpause_link), ""] if e.ca_paused else []
 
 
 def _expiring(e: Expiring) -> list[str]:

@@ -52,6 +52,9 @@ class Failed(_About):
     nonce: str = ""
     # A first issuance: no certificate of this lineage existed (the card says so).
     issuance: bool = False
+    # The CA paused the name (its own words are in `output`): the card leads with that.
+    ca_paused: bool = False
+    unpause_link: str | None = None  # checked by policy.link_problem; None when refused
 
     kind = "error"
 

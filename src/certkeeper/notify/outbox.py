@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from certkeeper import atomic
+from certkeeper.inputs import InputFileError, read_regular
 from certkeeper.notify.notice import Notice, from_json
 
 SUFFIX = ".json"
@@ -67,23 +68,16 @@ def event_id_of(path: Path) -> str:
 
 
 def _read_bounded(path: Path) -> bytes:
-    import stat
-
+    """The notice's bytes through the one bounded reader; a symlink, FIFO or device where a
+    notice should be was not put there by certkeeper: Unreadable, so it goes to quarantine."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise Unreadable("not a regular file")
-            with os.fdopen(fd, "rb", closefd=False) as handle:
-                data = handle.read(MAX_MESSAGE_BYTES + 1)
-        finally:
-            os.close(fd)
+        data = read_regular(path, MAX_MESSAGE_BYTES, follow=False)
+    except InputFileError as exc:
+        raise Unreadable(str(exc)) from None
     except OSError as exc:
         raise Unreadable(f"cannot read it: {exc.strerror or exc}") from None
     if not data.strip():
         raise Unreadable("empty file")
-    if len(data) > MAX_MESSAGE_BYTES:
-        raise Unreadable(f"larger than {MAX_MESSAGE_BYTES} bytes")
     return data
 
 
@@ -175,8 +169,10 @@ def quarantined(state_dir: Path) -> list[tuple[Path, str]]:
         if path.name.endswith(".why"):
             continue
         try:
-            why = path.with_name(path.name + ".why").read_text(errors="replace").strip()[:300]
-        except OSError:
+            why_file = path.with_name(path.name + ".why")
+            why = read_regular(why_file, 4096, follow=False).decode(errors="replace")
+            why = why.strip()[:300]
+        except (OSError, InputFileError):
             why = "unreadable"
         items.append((path, why))
     return items

@@ -24,6 +24,8 @@ class Health(StrEnum):
     MONITOR = "MONITOR"
     # not_before is still ahead: every client rejects the certificate.
     NOT_YET_VALID = "NOT_YET_VALID"
+    # The CA refuses new orders for the name until a person unpauses it; certkeeper waits.
+    PAUSED = "PAUSED"
 
 
 class MonitorState(StrEnum):

@@ -38,6 +38,9 @@ def monitor_label(state: MonitorState) -> str:
 SEVERITY: dict[str, Severity] = {
     Health.OK.value: Severity.OK,
     Health.DUE.value: Severity.WARNING,
+    # Like DUE: the certificate may have weeks left, and the expiry warnings still come;
+    # what it needs is a person, not a page in the night. EXPIRED takes over at expiry.
+    Health.PAUSED.value: Severity.WARNING,
     Health.EXPIRED.value: Severity.CRITICAL,
     Health.NOT_YET_VALID.value: Severity.CRITICAL,
     Health.MISMATCH.value: Severity.CRITICAL,
@@ -56,6 +59,15 @@ def label(assessment: Assessment) -> str:
     if assessment.monitor is not None:
         return monitor_label(assessment.monitor)
     return assessment.state.value
+
+
+def paused_row(assessment: Assessment, why: str) -> Assessment:
+    """A row of a lineage the CA paused: PAUSED, unless it is already worse than that (an
+    EXPIRED or MISSING row keeps its state, and says the pause in its reason)."""
+    if severity(label(assessment)) < Severity.WARNING:
+        reason = f"{assessment.reason}; {why}" if assessment.reason else why
+        return assessment.replace(reason=reason)
+    return assessment.replace(state=Health.PAUSED, monitor=None, reason=why)
 
 
 def severity(state: str) -> Severity:

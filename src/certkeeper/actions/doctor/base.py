@@ -63,6 +63,8 @@ class Options:
     # This certkeeper as `install-hook` would write it into the hook script.
     certkeeper_argv: tuple[str, ...] = ("certkeeper",)
     config_arg: str | None = None
+    # `--nameserver ADDR[:PORT]`: the DNS server asked for CAA instead of dns.nameserver.
+    nameserver: str | None = None
 
 
 def clean(text: str, limit: int = 600) -> str:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from certkeeper import certbot, deploy
 from certkeeper.actions.doctor.base import Options, Result, clean, needs_root, unseen
+from certkeeper.actions.doctor.caa import TITLE as CAA_TITLE
+from certkeeper.actions.doctor.caa import check_caa
 from certkeeper.actions.doctor.history import check_history
 from certkeeper.actions.doctor.host import check_hook, check_timer
 from certkeeper.actions.doctor.http01 import check_dns, check_http01, check_webroot
@@ -22,6 +24,7 @@ from certkeeper.actions.doctor.lineage import (
     check_served,
     check_symlinks,
 )
+from certkeeper.actions.doctor.mode import check_mode
 from certkeeper.actions.doctor.notify import check_notify
 from certkeeper.actions.doctor.tokens import TokenJar
 from certkeeper.config import Config, Lineage, Service
@@ -80,7 +83,7 @@ def _unseen(job: Job) -> Result | None:
 
 def jobs(cfg: Config, services: tuple[Service, ...], opts: Options, jar: TokenJar) -> list[Job]:
     """In the issue's order: per-certificate checks for each lineage, host-wide ones once."""
-    out: list[Job] = []
+    out: list[Job] = [Job("mode", "Mode and config mistakes", "", lambda: check_mode(cfg))]
     lineages = [(svc, lin) for svc in services for lin in svc.lineages]
 
     def each(check: str, title: str, make: Callable[[Service, Lineage], Result]) -> None:
@@ -89,6 +92,7 @@ def jobs(cfg: Config, services: tuple[Service, ...], opts: Options, jar: TokenJa
             out.append(Job(check, title, lin.cert_name, run, _needs(cfg, check, lin)))
 
     each("dns", "DNS", lambda s, ln: check_dns(cfg, ln, opts))
+    each("caa", CAA_TITLE, lambda s, ln: check_caa(cfg, ln, opts))
     each("http01", "HTTP-01 path", lambda s, ln: check_http01(cfg, ln, opts, jar))
     each("webroot", "Webroot write under the unit", lambda s, ln: check_webroot(cfg, ln, opts))
     out.append(Job("nginx", "nginx -t", "", lambda: check_nginx(cfg, opts)))

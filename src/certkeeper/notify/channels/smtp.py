@@ -157,6 +157,12 @@ def send(
     before QUIT: the outbox marks the notice sent there, so that a kill after that
     instant cannot make the next run send it again."""
     out = Outcome(ok=False)
+    if settings.held:
+        # The config says the password cannot be trusted: nothing is sent, nothing waiting
+        # is given up (not permanent), and the password file is never opened.
+        out.detail = f"not sent: {settings.held}"
+        out.transcript.append("failed: " + out.detail)
+        return out
     deadline = Deadline(settings.timeout_seconds)
     client: smtplib.SMTP | None = None
     try:

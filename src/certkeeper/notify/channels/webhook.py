@@ -178,6 +178,11 @@ class _Connection(http.client.HTTPConnection):
 
 def deliver(cfg: Config, notice: Notice, on_accepted: Callable[[], None] | None = None) -> Outcome:
     """One POST of the notice. Never raises; a 2xx before the deadline is delivered."""
+    if cfg.notify.webhook.held:
+        # The config says the URL or headers file cannot be trusted: it is never read, and
+        # the notice waits (not permanent) until the file is fixed.
+        said = f"webhook: not sent: {cfg.notify.webhook.held}"
+        return Outcome(False, False, said, [said])
     try:
         where = load(cfg.notify.webhook)
     except BadWebhook as exc:
