@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from pathlib import Path
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -43,7 +42,7 @@ def _swap_in(tmp: str, name: str, dir_fd: int) -> None:
 
 def _create_temp(dir_fd: int, name: str) -> tuple[int, str]:
     for _ in range(100):
-        tmp = f".{name}.{secrets.token_hex(6)}.tmp"
+        tmp = f".{name}.{os.urandom(6).hex()}.tmp"
         try:
             return os.open(tmp, _TEMP_FLAGS, 0o600, dir_fd=dir_fd), tmp
         except FileExistsError:
@@ -74,7 +73,7 @@ def symlink(target: str | Path, path: Path) -> None:
     dir_fd = open_dir(path.parent)
     try:
         for _ in range(100):
-            tmp = f".{path.name}.{secrets.token_hex(6)}.tmp"
+            tmp = f".{path.name}.{os.urandom(6).hex()}.tmp"
             try:
                 os.symlink(target, tmp, dir_fd=dir_fd)
             except FileExistsError:

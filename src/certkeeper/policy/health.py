@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from certkeeper.policy.expiry import scaled_warn_days
 from certkeeper.policy.renewal import AriWindow, days_left, earliest, is_due
 from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
+
+# A certificate that starts within this much of now is not called NOT_YET_VALID: the CA's
+# clock and this host's differ by seconds, and a certificate issued this minute must not page
+# anyone (the alert rule waits as long: `for: 5m`).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class Health(StrEnum):
@@ -87,7 +92,7 @@ def assess(
             Health.MISMATCH, None, left, "nginx serves another certificate than the one on disk"
         )
     assert deciding is not None
-    if served.not_before > now:
+    if served.not_before > now + CLOCK_SKEW:
         return Assessment(Health.NOT_YET_VALID, None, left, _not_yet(served.not_before))
     if deciding.not_after <= now:
         return Assessment(Health.EXPIRED, None, left, "expired")
@@ -105,7 +110,7 @@ def _assess_monitor(
     deciding = earliest(served, disk)
     assert deciding is not None and left is not None
     shown = served or deciding
-    if shown.not_before > now:
+    if shown.not_before > now + CLOCK_SKEW:
         return Assessment(
             Health.MONITOR, MonitorState.NOT_YET_VALID, left, _not_yet(shown.not_before)
         )
