@@ -29,7 +29,7 @@ COMMANDS = {
     "doctor": Lazy("doctor", "Find what is wrong and say how to fix it."),
     "install-hook": Lazy("install_hook", "Write certbot's deploy hook that runs deploy-hook."),
     "metrics": Lazy("metrics", "Every certificate and run fact, for Prometheus."),
-    "notify": Lazy("notify", "The e-mail notices: test, flush, or list the outbox."),
+    "notify": Lazy("notify", "Notices on every channel: test, flush, or list the outbox."),
     "report": Lazy("report", "Merge many hosts' `status --json` into one fleet table."),
     "status": Lazy("status", "What nginx serves, what is on disk, days left (Nagios plugin)."),
 }

@@ -41,12 +41,12 @@ TABLE = (
     Row(0, "OK", "done (doctor: every check passed)"),
     Row(
         1,
-        "WARNING: a certificate is DUE or WARN",
+        "WARNING: a certificate is DUE, WARN or PAUSED, or a config mistake holds notices",
         "failed or could not run, named on stderr (doctor: a check failed or could not run)",
     ),
     Row(
         2,
-        "CRITICAL: EXPIRED, UNREACHABLE, MISSING, MISMATCH or NOT_COVERED",
+        "CRITICAL: EXPIRED, NOT_YET_VALID, UNREACHABLE, MISSING, MISMATCH or NOT_COVERED",
         "a usage or configuration error, before anything was done",
     ),
     Row(

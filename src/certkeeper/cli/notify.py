@@ -1,4 +1,4 @@
-"""`certkeeper notify test|flush|outbox`: the e-mail notices."""
+"""`certkeeper notify test|flush|outbox`: the notices, on every channel (e-mail, webhook)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from certkeeper.times import now
 
 @click.group("notify")
 def notify() -> None:
-    """The e-mail notices: test delivery, look at and flush the outbox."""
+    """Notices on every channel: test delivery, look at and flush the outbox."""
 
 
 @command("test")

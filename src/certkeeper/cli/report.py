@@ -32,7 +32,7 @@ def report(_run: Run, files: tuple[str, ...], max_age: str, as_json: bool) -> in
     By hand:  for h in app1 app2; do ssh $h certkeeper status --json; done | certkeeper report -
 
     \b
-    Exit: the worst row decides, as in `status`: 0 OK, 1 DUE or WARN,
+    Exit: the worst row decides, as in `status`: 0 OK, 1 DUE, WARN or PAUSED,
       2 EXPIRED/UNREACHABLE/MISSING/MISMATCH/NOT_COVERED (outranks 3),
       3 a host is STALE, an input is not status output (named on stderr), or report
         could not judge (a usage error, an internal error).

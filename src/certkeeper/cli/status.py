@@ -38,7 +38,8 @@ def status(run: Run, as_json: bool, only: str | None, wide: bool) -> int:
 
     \b
     Exit status (Nagios/Icinga plugin convention):
-      0 all OK   1 DUE or WARN   2 EXPIRED/UNREACHABLE/MISSING/MISMATCH/NOT_COVERED
+      0 all OK   1 DUE/WARN/PAUSED
+      2 EXPIRED/NOT_YET_VALID/UNREACHABLE/MISSING/MISMATCH/NOT_COVERED
       3 UNKNOWN: could not judge (a usage or configuration error, no service
         configured, an internal error)
     """
