@@ -65,15 +65,9 @@ class World:
         return check.Journal(save=lambda: None, spool=spool, told=lambda nonce: False)
 
     def run(self, *, dry_run: bool = False, force: bool = False) -> check.CheckReport:
-        return check.run(
-            self.cfg,
-            self.cfg.services,
-            self.state,
-            _now,
-            force=force,
-            journal=None if dry_run else self.journal(),
-            probe=self.serves_disk,
-        )
+        journal = None if dry_run else self.journal()
+        story = check.Story(self.cfg, self.state, _now, journal, self.serves_disk, force)
+        return check.run(story, self.cfg.services)
 
 
 def test_dry_run_says_it_would_issue_and_touches_nothing(tmp_path: Path) -> None:
@@ -169,10 +163,8 @@ def test_a_told_story_is_not_told_twice(tmp_path: Path, told: bool) -> None:
     world.state.certs["shop"].intent = state.Intent("renew", _now(), "abc123")
     journal = world.journal()
     journal.told = lambda nonce: told
-    report = check.run(
-        world.cfg, world.cfg.services, world.state, _now, force=False, journal=journal,
-        probe=world.serves_disk,
-    )  # fmt: skip
+    story = check.Story(world.cfg, world.state, _now, journal, world.serves_disk)
+    report = check.run(story, world.cfg.services)
     # Told: only the bookkeeping was lost. Not told: the story is finished and told now.
     assert (report.outcomes == []) is told
     assert len(world.spooled) == (1 if told else 2)

@@ -24,11 +24,11 @@ from certkeeper.actions.check_steps import (
     CheckReport,
     Journal,
     Seen,
+    Story,
     act,
     ari_window,
     conclude,
     emit,
-    probe_for,
     recover,
 )
 from certkeeper.actions.common import unsent_warning
@@ -45,50 +45,34 @@ from certkeeper.x509info import CertInfo
 
 Clock = Callable[[], datetime]
 
-__all__ = ["CheckReport", "CheckResult", "Journal", "check", "run"]
+__all__ = ["CheckFlags", "CheckReport", "CheckResult", "Journal", "Story", "check", "run"]
 
 
 # ------------------------------------------------------------------ the story
 
 
-def run(
-    cfg: Config,
-    services: tuple[Service, ...],
-    state: State,
-    clock: Clock,
-    *,
-    force: bool,
-    journal: Journal | None = None,
-    probe: deploy.Probe | None = None,
-) -> CheckReport:
-    """One pass over `services`. Without a journal (a dry run) nothing is recorded or sent.
-
-    `probe` is what deploy_and_verify watches after a reload: this host's nginx unless a
-    test hands in its own.
-    """
-    report = CheckReport()
-    probe = probe or probe_for(cfg)
-    if journal is not None:
+def run(story: Story, services: tuple[Service, ...]) -> CheckReport:
+    """One pass over `services`. Without a journal (a dry run, shadow mode) nothing is
+    recorded or sent."""
+    report = story.report
+    if story.journal is not None:
         for svc in services:
             for lineage in svc.lineages:
-                rec = state.certs.get(lineage.cert_name)
+                rec = story.state.certs.get(lineage.cert_name)
                 if rec is not None and rec.intent is not None:
                     with _guard(lineage, report):
-                        recover(cfg, lineage, rec, journal, report, probe)
-    rows = survey(cfg, services, clock())
+                        recover(story, lineage, rec)
+    rows = survey(story.cfg, services, story.clock())
     report.rows = rows
     for svc in services:
         for lineage in svc.lineages:
             mine = [r for r in rows if r.lineage is lineage]
             with _guard(lineage, report):
                 if svc.enabled:
-                    rec = state.cert(lineage.cert_name)
-                    seen = Seen.of(mine)
-                    managed(
-                        cfg, svc, lineage, seen, rec, clock, report, journal, probe, force=force
-                    )
+                    rec = story.state.cert(lineage.cert_name)
+                    managed(story, svc, lineage, Seen.of(mine), rec)
                 else:
-                    monitor(cfg, lineage, mine, state, clock(), report, journal)
+                    monitor(story, lineage, mine)
     return report
 
 
@@ -111,22 +95,10 @@ def _guard(lineage: Lineage, report: CheckReport) -> Iterator[None]:
         )
 
 
-def managed(
-    cfg: Config,
-    svc: Service,
-    lineage: Lineage,
-    seen: Seen,
-    rec: CertRecord,
-    clock: Clock,
-    report: CheckReport,
-    journal: Journal | None,
-    probe: deploy.Probe,
-    *,
-    force: bool,
-) -> None:
+def managed(story: Story, svc: Service, lineage: Lineage, seen: Seen, rec: CertRecord) -> None:
     """Plan, pass the gate, act, record: one auto-renewed certificate."""
-    at = clock()
-    window = ari_window(cfg, lineage, seen.disk, rec, at)
+    at, journal, report = story.clock(), story.journal, story.report
+    window = ari_window(story.cfg, lineage, seen.disk, rec, at)
     action = policy.plan(
         seen.served,
         seen.disk,
@@ -144,7 +116,7 @@ def managed(
             rec.paused = None  # a certificate that is not due was issued after the pause
         return
     urgent = window is not None and window.end <= at
-    allowed, why = _gate(lineage, action, rec, at, force=force, urgent=urgent)
+    allowed, why = _gate(lineage, action, rec, at, force=story.force, urgent=urgent)
     if journal is None:
         left = policy.days_left(seen.disk.not_after, at) if seen.disk else None
         name = lineage.cert_name
@@ -153,9 +125,9 @@ def managed(
     rec.last_check = at
     if not allowed:
         report.outcomes.append(_skipped(lineage.cert_name, action, why, rec))
-        _failing_warning(cfg, lineage, seen.disk, rec, at, report, journal)
+        _failing_warning(story, lineage, seen.disk, rec, at)
         return
-    _attempt(cfg, svc, lineage, action, seen, rec, clock(), report, journal, probe)
+    _attempt(story, svc, lineage, action, seen, rec)
 
 
 def _gate(
@@ -178,30 +150,28 @@ def _gate(
 
 
 def _attempt(
-    cfg: Config,
+    story: Story,
     svc: Service,
     lineage: Lineage,
     action: policy.Action,
     seen: Seen,
     rec: CertRecord,
-    at: datetime,
-    report: CheckReport,
-    journal: Journal,
-    probe: deploy.Probe,
 ) -> None:
     """Act, then record and tell what came of it."""
+    journal = story.journal
+    assert journal is not None
     before = policy.earliest(seen.disk, *seen.served)  # what clients see expire
     attempt = deploy.Attempt(
-        lineage, at, new_nonce(), seen.notes, before.not_after if before else None
+        lineage, story.clock(), new_nonce(), seen.notes, before.not_after if before else None
     )
-    event, backoff = act(cfg, svc, action, attempt, seen, rec, journal, probe)
+    event, backoff = act(story, svc, action, attempt, seen, rec)
     if isinstance(event, Renewed):
         drift = policy.profile_drift(lineage.profile, event.new_not_before, event.new_expiry)
         event = _with_note(event, drift)
     redeploy = action is policy.Action.REDEPLOY
-    conclude(report, journal, rec, event, certbot_ran=not redeploy, backoff=backoff)
+    conclude(story.report, journal, rec, event, certbot_ran=not redeploy, backoff=backoff)
     if isinstance(event, Failed):
-        _failing_warning(cfg, lineage, seen.disk, rec, event.at, report, journal)
+        _failing_warning(story, lineage, seen.disk, rec, event.at)
 
 
 def _with_note(event: Renewed, note: str | None) -> Renewed:
@@ -221,18 +191,17 @@ def _skipped(name: str, action: policy.Action, why: str, rec: CertRecord) -> Ski
 
 
 def warn(
-    cfg: Config,
+    story: Story,
     lineage: Lineage,
     cert: CertInfo,
     rec: CertRecord,
     at: datetime,
-    report: CheckReport,
-    journal: Journal | None,
     *,
     monitor_only: bool,
 ) -> None:
     """Send the expiry WARNING the certificate is owed now, if any (a dry run only says so)."""
-    due = policy.warning_due(cert, rec.warned_for, rec.warned_thresholds, cfg.notify.warn_days, at)
+    report, journal, warn_days = story.report, story.journal, story.cfg.notify.warn_days
+    due = policy.warning_due(cert, rec.warned_for, rec.warned_thresholds, warn_days, at)
     if due is None:
         return
     report.outcomes.append(Warned(lineage.cert_name, due.days_left, sent=journal is not None))
@@ -254,35 +223,22 @@ def warn(
 
 
 def _failing_warning(
-    cfg: Config,
-    lineage: Lineage,
-    disk: CertInfo | None,
-    rec: CertRecord,
-    at: datetime,
-    report: CheckReport,
-    journal: Journal,
+    story: Story, lineage: Lineage, disk: CertInfo | None, rec: CertRecord, at: datetime
 ) -> None:
     if disk is not None and policy.warn_after_failures(rec.consecutive_failures, rec.last_result):
-        warn(cfg, lineage, disk, rec, at, report, journal, monitor_only=False)
+        warn(story, lineage, disk, rec, at, monitor_only=False)
 
 
-def monitor(
-    cfg: Config,
-    lineage: Lineage,
-    rows: list[Row],
-    state: State,
-    at: datetime,
-    report: CheckReport,
-    journal: Journal | None,
-) -> None:
+def monitor(story: Story, lineage: Lineage, rows: list[Row]) -> None:
     """A certificate someone else renews: only the expiry warnings."""
     cert = policy.earliest(rows[0].disk if rows else None, *(r.probe.cert for r in rows))
     if cert is None:
         return
-    rec = state.cert(lineage.cert_name)
-    if journal is not None:
+    at = story.clock()
+    rec = story.state.cert(lineage.cert_name)
+    if story.journal is not None:
         rec.last_check = at
-    warn(cfg, lineage, cert, rec, at, report, journal, monitor_only=True)
+    warn(story, lineage, cert, rec, at, monitor_only=True)
 
 
 # ---------------------------------------------------------------- the command
@@ -324,38 +280,37 @@ def _quiet(_: str) -> None:
     pass
 
 
-def check(
-    cfg: Config,
-    only: str | None,
-    *,
-    dry_run: bool,
-    force: bool,
-    no_jitter: bool,
-    interactive: bool,
-    tell: Callable[[str], None] = _quiet,
-) -> CheckResult:
-    """`tell` hears, before it happens, every wait the user did not ask for."""
+@dataclass(frozen=True)
+class CheckFlags:
+    """How `check` was asked to run. `tell` hears, before it happens, every wait the user
+    did not ask for (the jitter, another run's lock)."""
+
+    dry_run: bool = False
+    force: bool = False
+    no_jitter: bool = False
+    interactive: bool = False
+    tell: Callable[[str], None] = _quiet
+
+
+def check(cfg: Config, only: str | None, flags: CheckFlags) -> CheckResult:
     from certkeeper import state as state_mod
 
     services = select(cfg, only)
     require_private_state(cfg)
     result = CheckResult(mode=cfg.mode)
     _warn(cfg, result)
-    if dry_run:
+    if flags.dry_run:
         _refuse_while_held(cfg)
         state = state_mod.load(cfg.state_dir, now(), repair=False)
-        _unpause(state, services, force, only, result)
-        result.outcomes = run(cfg, services, state, now, force=force).outcomes
+        _unpause(state, services, flags, only, result)
+        result.outcomes = run(Story(cfg, state, now, force=flags.force), services).outcomes
         return result
-    delay = jitter_seconds(cfg, no_jitter, dry_run, interactive)
+    delay = jitter_seconds(cfg, flags.no_jitter, flags.dry_run, flags.interactive)
     if delay:
         get_logger(command="check").info("jitter", seconds=round(delay, 1))
-        tell(f"waiting {math.ceil(delay)} s (jitter; --no-jitter to skip)")
+        flags.tell(f"waiting {math.ceil(delay)} s (jitter; --no-jitter to skip)")
         time.sleep(delay)
-    if cfg.shadow:
-        _shadow_run(cfg, services, only, force, result, tell)
-    else:
-        _locked_run(cfg, services, only, force, result, tell)
+    _locked_run(cfg, services, only, flags, result)
     result.exit_code = 1 if result.failed else 0
     return result
 
@@ -385,39 +340,6 @@ def _warn(cfg: Config, result: CheckResult) -> None:
         result.warnings.append(mistake.text)
         log.warning("config.mistake", key=mistake.key, message=mistake.text)
     result.mistakes = len(cfg.mistakes)
-
-
-def _shadow_run(
-    cfg: Config,
-    services: tuple[Service, ...],
-    only: str | None,
-    force: bool,
-    result: CheckResult,
-    tell: Callable[[str], None],
-) -> None:
-    """Shadow mode: every decision of an active run, none of its effects.
-
-    No journal, so nothing is attempted, recorded, spooled or sent; the state is saved
-    for its caches (the ARI windows) and the run's heartbeat, which metrics reports.
-    """
-    from certkeeper import state as state_mod
-    from certkeeper.lock import host_lock
-    from certkeeper.notify.outbox import count
-
-    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "check", _lock_wait(tell)):
-        state = state_mod.load(cfg.state_dir, now())
-        report = run(cfg, services, state, now, force=force)
-        result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes]
-        shadow_log(report.outcomes, count(cfg.state_dir))
-        result.lines.append(
-            "shadow: nothing was renewed, linked, reloaded or sent; to let certkeeper renew,"
-            f" set `mode: active` in {cfg.path}"
-        )
-        state.check_run = state_mod.CheckRun(now(), success=not result.failed)
-        problem = _save(state)
-        if problem:
-            result.problems.append(problem)
-        _write_metrics(cfg, state, report, only, result)
 
 
 def shadow_log(outcomes: list[Outcome], waiting: int) -> None:
@@ -457,25 +379,39 @@ def _locked_run(
     cfg: Config,
     services: tuple[Service, ...],
     only: str | None,
-    force: bool,
+    flags: CheckFlags,
     result: CheckResult,
-    tell: Callable[[str], None],
 ) -> None:
-    """Under the host lock: the story, then the outbox, then the record of the run."""
+    """Under the host lock: the story, then the outbox, then the record of the run.
+
+    In shadow mode, every decision of an active run and none of its effects: no journal,
+    so nothing is attempted, recorded, spooled or sent, and the outbox waits; the state is
+    saved for its caches (the ARI windows) and the run's heartbeat, which metrics reports.
+    """
     from certkeeper import state as state_mod
     from certkeeper.lock import host_lock
     from certkeeper.notify.events import event_id
+    from certkeeper.notify.outbox import count
 
-    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "check", _lock_wait(tell)):
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "check", _lock_wait(flags.tell)):
         state = state_mod.load(cfg.state_dir, now())
-        _unpause(state, services, force, only, result)
-        report = run(cfg, services, state, now, force=force, journal=_journal(cfg, state))
+        story = Story(cfg, state, now, force=flags.force)
+        if not cfg.shadow:
+            _unpause(state, services, flags, only, result)
+            story.journal = _journal(cfg, state)
+        report = run(story, services)
         result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes]
-        # After the renewals: notification trouble (a dead relay, a bad password, a
-        # broken message) must never stand between a due certificate and certbot.
-        _flush_outbox(cfg, state, result, fresh={event_id(e) for e in report.events})
-        failed = result.failed
-        state.check_run = state_mod.CheckRun(now(), success=not failed)
+        if cfg.shadow:
+            shadow_log(report.outcomes, count(cfg.state_dir))
+            result.lines.append(
+                "shadow: nothing was renewed, linked, reloaded or sent; to let certkeeper"
+                f" renew, set `mode: active` in {cfg.path}"
+            )
+        else:
+            # After the renewals: notification trouble (a dead relay, a bad password, a
+            # broken message) must never stand between a due certificate and certbot.
+            _flush_outbox(cfg, state, result, fresh={event_id(e) for e in report.events})
+        state.check_run = state_mod.CheckRun(now(), success=not result.failed)
         problem = _save(state)
         if problem:
             result.problems.append(problem)
@@ -483,12 +419,16 @@ def _locked_run(
 
 
 def _unpause(
-    state: State, services: tuple[Service, ...], force: bool, only: str | None, result: CheckResult
+    state: State,
+    services: tuple[Service, ...],
+    flags: CheckFlags,
+    only: str | None,
+    result: CheckResult,
 ) -> None:
     """`check --force --only NAME` is how a person says "I followed the CA's unpause link":
     only then does certbot ask again for a paused name. --force alone, over every service,
     would send every paused name back to the CA and deepen each pause."""
-    if not (force and only):
+    if not (flags.force and only):
         return
     for svc in services:
         for lineage in svc.lineages:

@@ -15,7 +15,7 @@ from certkeeper import caa, certbot, deploy, policy
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.notify.events import Event, Failed, Reloaded, Renewed
 from certkeeper.outcomes import Acted, Outcome, Trouble, first_line
-from certkeeper.state import CertRecord, Intent, Paused
+from certkeeper.state import CertRecord, Intent, Paused, State
 from certkeeper.survey import Row, probe_domains
 from certkeeper.x509info import CertInfo
 
@@ -44,6 +44,27 @@ class CheckReport:
     @property
     def failed(self) -> bool:
         return any(o.failed for o in self.outcomes)
+
+
+@dataclass
+class Story:
+    """What one pass over the certificates carries from one certificate to the next: the
+    config and the state it records in, the clock, what it has found so far (`report`),
+    the journal that lets its effects survive a kill (None: a dry run or shadow mode,
+    which record and send nothing), what it watches after a reload, and --force."""
+
+    cfg: Config
+    state: State
+    clock: Callable[[], datetime]
+    journal: Journal | None = None
+    probe: deploy.Probe | None = None
+    force: bool = False
+    report: CheckReport = field(default_factory=CheckReport)
+
+    @property
+    def watch(self) -> deploy.Probe:
+        """This host's nginx, unless a test hands in its own."""
+        return self.probe or probe_for(self.cfg)
 
 
 @dataclass(frozen=True)
@@ -149,19 +170,19 @@ def ari_window(
 
 
 def act(
-    cfg: Config,
+    story: Story,
     svc: Service,
     action: policy.Action,
     attempt: deploy.Attempt,
     seen: Seen,
     rec: CertRecord,
-    journal: Journal,
-    probe: deploy.Probe,
 ) -> tuple[Event, datetime | None]:
     """Record the intent, then act: certbot and deploy, or the reload, or the report.
 
     Returns the event and, when certbot hit a rate limit, until when to hold off.
     """
+    cfg, journal, probe = story.cfg, story.journal, story.watch
+    assert journal is not None  # only a run that records acts
     lineage = attempt.lineage
     attempt = replace(attempt, issuance=action is policy.Action.ISSUE)
     if action is policy.Action.UNREADABLE:
@@ -315,17 +336,11 @@ def probe_for(cfg: Config) -> deploy.Probe:
     return functools.partial(probe_domains, cfg)
 
 
-def recover(
-    cfg: Config,
-    lineage: Lineage,
-    rec: CertRecord,
-    journal: Journal,
-    report: CheckReport,
-    probe: deploy.Probe,
-) -> None:
+def recover(story: Story, lineage: Lineage, rec: CertRecord) -> None:
     """Finish the story of a run that died after it set out to act on this certificate."""
+    cfg, journal, probe = story.cfg, story.journal, story.watch
     intent = rec.intent
-    assert intent is not None
+    assert intent is not None and journal is not None
     if journal.told(intent.nonce):
         rec.intent = None  # its notice was spooled; only the bookkeeping was lost
         return
@@ -353,4 +368,4 @@ def recover(
             + "; nothing was deployed. The next attempt follows the usual 20-hour rule; "
             "`certkeeper check --force` tries now.",
         )
-    conclude(report, journal, rec, event, certbot_ran=False)
+    conclude(story.report, journal, rec, event, certbot_ran=False)

@@ -42,15 +42,14 @@ def check(run: Run, only: str | None, no_jitter: bool, dry_run: bool, force: boo
     Prints nothing when there is nothing to do. Exit: 0 nothing due or all verified,
     1 any failure (or another run holds the lock), 2 usage or configuration error.
     """
-    result = check_action.check(
-        run.config(),
-        only,
+    flags = check_action.CheckFlags(
         dry_run=dry_run,
         force=force,
         no_jitter=no_jitter,
         interactive=sys.stdin.isatty(),
         tell=lambda text: say_line(text, err=True),
     )
+    result = check_action.check(run.config(), only, flags)
     lines, problems = render.check_lines(result.outcomes)
     delivered, undelivered = render.flushed(result.flushed, quiet=True)
     lines += delivered + result.lines
