@@ -186,7 +186,6 @@ def deploy_and_verify(
     succeeded: Callable[[CertInfo, tuple[str, ...]], Event],
     *,
     probe: Probe,
-    first_issuance: bool = False,
     unreadable: str = "no certificate on disk",
 ) -> Event:
     """Deploy `cert` (symlinks, nginx -t, reload), watch nginx serve it, and tell how it went.
@@ -205,9 +204,9 @@ def deploy_and_verify(
     if cert is None:
         return failure(cfg, attempt, "verification", unreadable)
     answers = watch_served(
-        probe, attempt.lineage.domains, cert.serial, first_issuance=first_issuance
+        probe, attempt.lineage.domains, cert.serial, first_issuance=attempt.issuance
     )
     not_served = tuple(a.detail for a in answers if a.seen is not Seen.NEW)
-    if not_served and not first_issuance:
+    if not_served and not attempt.issuance:
         return failure(cfg, attempt, "post-reload probe", "\n".join(not_served))
     return succeeded(cert, not_served)

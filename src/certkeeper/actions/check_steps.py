@@ -183,29 +183,10 @@ def act(
     """
     cfg, journal, probe = story.cfg, story.journal, story.watch
     assert journal is not None  # only a run that records acts
-    lineage = attempt.lineage
     attempt = replace(attempt, issuance=action is policy.Action.ISSUE)
-    if action is policy.Action.UNREADABLE:
-        return deploy.failure(
-            cfg,
-            attempt,
-            "verification",
-            f"{seen.disk_error}\ncertkeeper does not run certbot on a lineage it cannot read "
-            "(certbot would trip over it too): check the files with "
-            f"`ls -l {certbot.live_dir(cfg, lineage.cert_name)}/` and `certbot certificates`.",
-        ), None
-    if action is not policy.Action.REDEPLOY:
-        problem = certbot.renewal_conf_problem(
-            cfg.certbot.config_dir, lineage.cert_name
-        ) or certbot.profile_support_problem(cfg, lineage)
-        if problem is not None:
-            return deploy.failure(cfg, attempt, "certbot", problem), None
-    if action is policy.Action.ISSUE:
-        forbidden = caa.issuance_problem(
-            lineage.domains, cfg.ca.caa_identity, cfg.dns.nameserver, cfg.dns.timeout_seconds
-        )
-        if forbidden is not None:
-            return deploy.failure(cfg, attempt, "CAA", forbidden), None
+    refused = _refused(cfg, action, attempt, seen)
+    if refused is not None:
+        return refused, None
     disk = seen.disk
     rec.intent = Intent(
         action=action.value,
@@ -224,6 +205,37 @@ def act(
         stale = {c.serial_hex for c in seen.served if c and c.serial != disk.serial}
         return redeploy(cfg, attempt, disk, tuple(sorted(stale)), probe), None
     return renew(cfg, svc, attempt, disk, probe, issue=action is policy.Action.ISSUE)
+
+
+def _refused(
+    cfg: Config, action: policy.Action, attempt: deploy.Attempt, seen: Seen
+) -> Event | None:
+    """Why certbot must not run for this lineage now, as its ERROR; None when it may. Each is
+    found before the intent is written: nothing was attempted, so nothing is to recover."""
+    lineage = attempt.lineage
+    if action is policy.Action.UNREADABLE:
+        return deploy.failure(
+            cfg,
+            attempt,
+            "verification",
+            f"{seen.disk_error}\ncertkeeper does not run certbot on a lineage it cannot read "
+            "(certbot would trip over it too): check the files with "
+            f"`ls -l {certbot.live_dir(cfg, lineage.cert_name)}/` and `certbot certificates`.",
+        )
+    if action is policy.Action.REDEPLOY:
+        return None
+    problem = certbot.renewal_conf_problem(
+        cfg.certbot.config_dir, lineage.cert_name
+    ) or certbot.profile_support_problem(cfg, lineage)
+    if problem is not None:
+        return deploy.failure(cfg, attempt, "certbot", problem)
+    if action is policy.Action.ISSUE:
+        forbidden = caa.issuance_problem(
+            lineage.domains, cfg.ca.caa_identity, cfg.dns.nameserver, cfg.dns.timeout_seconds
+        )
+        if forbidden is not None:
+            return deploy.failure(cfg, attempt, "CAA", forbidden)
+    return None
 
 
 def renew(
@@ -302,7 +314,9 @@ def after_certbot(
             nonce=attempt.nonce,
         )
 
-    return deploy.deploy_and_verify(cfg, attempt, after, renewed, probe=probe, first_issuance=issue)
+    # A first issuance proves disk, links, nginx -t and the reload, and says what nginx serves.
+    attempt = replace(attempt, issuance=issue)
+    return deploy.deploy_and_verify(cfg, attempt, after, renewed, probe=probe)
 
 
 def redeploy(

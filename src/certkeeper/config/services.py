@@ -129,18 +129,7 @@ def load_service(file: Path, as_file: Path | None = None) -> Service:
         for entry in _entries(chk, values["lineages"], _key("lineages"))
         if entry["cert_name"] and entry["domains"]
     ]
-    cert_names = [lin.cert_name for lin in lineages]
-    links: list[Link] = []
-    for i, entry in enumerate(_entries(chk, values["links"], _key("links"))):
-        source = entry["cert_source"]
-        if source is not None and cert_names and source not in cert_names:
-            chk.bad(
-                f"certbot_services[{i}].cert_source",
-                source,
-                "one of this file's cert_name values: " + ", ".join(cert_names),
-            )
-        elif entry["name"] and source:
-            links.append(Link(**entry))
+    links = _links(chk, values["links"], [lin.cert_name for lin in lineages])
     if chk.problems:
         raise ConfigError(chk.problems)
     return Service(
@@ -153,6 +142,22 @@ def load_service(file: Path, as_file: Path | None = None) -> Service:
         tuple(links),
         renewal_days_set="certbot_renewal_days" in ours,
     )
+
+
+def _links(chk: Checker, raw: Any, cert_names: list[str]) -> list[Link]:
+    """The certbot_services entries, each naming one of this file's cert_names."""
+    links: list[Link] = []
+    for i, entry in enumerate(_entries(chk, raw, _key("links"))):
+        source = entry["cert_source"]
+        if source is not None and cert_names and source not in cert_names:
+            chk.bad(
+                f"certbot_services[{i}].cert_source",
+                source,
+                "one of this file's cert_name values: " + ", ".join(cert_names),
+            )
+        elif entry["name"] and source:
+            links.append(Link(**entry))
+    return links
 
 
 def _key(field: str) -> Key:
