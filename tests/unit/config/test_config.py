@@ -39,7 +39,7 @@ def test_valid_config_with_group_vars_extras(tmp_path: Path) -> None:
 
 
 def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
-    examples = Path(__file__).parents[2] / "examples"
+    examples = Path(__file__).parents[3] / "examples"
     text = (examples / "config.yaml").read_text()
     text = text.replace(
         "services_dir: /etc/certkeeper/services.d", f"services_dir: {examples / 'services.d'}"
