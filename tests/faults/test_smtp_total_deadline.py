@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from support.hostile import host, no_traceback, outbox
 from support.run import certkeeper
@@ -29,11 +28,9 @@ def trickler(request: pytest.FixtureRequest) -> Iterator[Trickler]:
 
 
 def _config(tmp_path: Path, port: int, security: str = "none") -> Path:
-    cfg = host(tmp_path, smtp_port=port, smtp_timeout=TIMEOUT)
-    doc = yaml.safe_load(cfg.read_text())
-    doc["notify"]["smtp"]["security"] = security
-    cfg.write_text(yaml.safe_dump(doc))
-    return cfg
+    return host(
+        tmp_path, smtp_port=port, smtp_timeout=TIMEOUT, notify={"smtp": {"security": security}}
+    )
 
 
 STAGES = [

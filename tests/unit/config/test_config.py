@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support.run import certkeeper, service, write_config
+from support.run import OMIT, certkeeper, service, write_config
 
 GOOD = service("shop", "shop.example.com", "www.shop.example.com")
 
@@ -380,10 +380,7 @@ def test_probe_connect_host_accepts_local_dns_and_addresses(tmp_path: Path, valu
 
 
 def test_probe_defaults_to_this_hosts_nginx(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, {"shop": GOOD})
-    doc = yaml.safe_load(cfg.read_text())
-    del doc["probe"]
-    cfg.write_text(yaml.safe_dump(doc))
+    cfg = write_config(tmp_path, {"shop": GOOD}, probe=OMIT)
     proc = certkeeper(cfg, "config", "show")
     assert yaml.safe_load(proc.stdout)["probe"]["connect_host"] == "local"
 
