@@ -1,4 +1,4 @@
-"""Issue 11, family 5: everything bounded.
+"""Everything is bounded in time and memory.
 
 A peer that trickles, floods, forks away or is not a file at all must cost a bounded
 time and bounded memory; the user sees one clear line and the exit code.

@@ -1,8 +1,8 @@
-"""Issue 11, family 5: the SMTP exchange is bounded as a whole.
+"""The SMTP exchange is bounded as a whole.
 
 notify.smtp.timeout_seconds is the deadline for the whole exchange of one notice. A
-server that trickles a byte every half second answers each read in time; before the
-fix it kept `notify test`, and `check` with the host lock, busy for minutes.
+server that trickles a byte every half second answers each read in time, so a deadline
+per read alone would keep `notify test`, and `check` with the host lock, busy for minutes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 11, family 4: names that are not what they look like.
+"""Names that are not what they look like are refused, never rewritten.
 
 Each case is a config a hostile or careless hand could write; the user must see exit 2
 and one line naming the bad value, and certbot must never be called with it.

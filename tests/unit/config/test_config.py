@@ -276,7 +276,7 @@ def _with_domains(**entry: object) -> dict[str, object]:
             "as ops@example.com (ASCII, no display name)",
         ),
         (
-            # An explicit null used to drop the certificate silently: 0 certificate(s), OK.
+            # An explicit null must not drop the certificate silently (0 certificate(s), OK).
             _with_domains(cert_name=None),
             "certbot_domains[0].cert_name = None: expected the certbot lineage name, e.g. "
             "foxycart-sandbox",
@@ -426,7 +426,7 @@ def test_config_found_through_environment(tmp_path: Path) -> None:
 
 
 def test_null_means_the_default_for_paths_too(tmp_path: Path) -> None:
-    """`state_dir: null` used to end in an AssertionError traceback."""
+    """`state_dir: null` means the default path, not a traceback."""
     cfg = write_config(tmp_path, {"shop": GOOD}, state_dir=None, lock_file=None)
     proc = certkeeper(cfg, "config", "show")
     assert proc.returncode == 0, proc.stderr
