@@ -178,8 +178,8 @@ def preload_trust_store() -> None:
         return  # cli.main started it already
     _preloading = True
     # ssl here, on the calling thread, before the thread starts: imported by the thread,
-    # its import took turns with the caller's imports on Python's lock (5 ms slices),
-    # and the store was ready ~20 ms later than when the thread only runs OpenSSL.
+    # its import would take turns with the caller's imports on Python's lock (5 ms
+    # slices), and the store would be ready later than when the thread only runs OpenSSL.
     import ssl  # noqa: F401
 
     threading.Thread(target=_load_quietly, name="certkeeper-ca-store", daemon=False).start()
