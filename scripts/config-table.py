@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rewrite docs/configuration.md's config key table from src/certkeeper/config/keys.py.
 
-tests/unit/test_config_keys.py fails when the two differ; this is the fix."""
+tests/unit/config/test_config_keys.py fails when the two differ; this is the fix."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def _setup_structlog() -> None:
 # What configure() asked for, applied by the first log line. `status` and the other
 # read-only commands normally never log, and `logging` + `logging.handlers` + the syslog
 # socket cost ~10 ms of every start: so configure() only records, and the handlers are
-# built (exactly as before) when something is first logged. A crash's traceback goes
+# built (exactly as configure() asked) when something is first logged. A crash's traceback goes
 # through get_logger() too, so it still reaches syslog.
 _pending: tuple[str, bool, bool] | None = None
 _base_ready = False

@@ -12,7 +12,7 @@ import re
 from certkeeper.terminal import unsafe
 
 # Every pattern is used with fullmatch(): with match()/search(), `$` also matches just
-# before a final "\n", so "shop\n" passed as a name (issue 11). No ^ or $ here on purpose.
+# before a final "\n", so "shop\n" would pass as a name. No ^ or $ here on purpose.
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _LOCAL_PART = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}")

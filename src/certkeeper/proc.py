@@ -1,10 +1,10 @@
 """The one way certkeeper runs a command: argv list, bounded, logged masked, never a shell.
 
-Bounded means three things (issue 11):
+Bounded means three things:
 - time: the command and everything it started are killed at the timeout, including
   processes that left its process group with setsid (see _kill_tree);
 - memory: only the last OUTPUT_TAIL_BYTES of stdout and of stderr are kept, the rest
-  is counted (a certbot flooding stdout once drove certkeeper to 7.3 GiB);
+  is counted (a certbot flooding stdout must not grow certkeeper without bound);
 - secrets: values of secret-looking flags (--eab-hmac-key ...) are masked in every log
   line, in Result.argv, and wherever the command's own output repeats them.
 """

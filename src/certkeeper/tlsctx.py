@@ -53,7 +53,7 @@ def _build_reading() -> ssl.SSLContext:
 _MAX_BUNDLE_BYTES = 4 * 1024 * 1024
 
 
-def _hashed_name(name: str) -> bool:
+def hashed_name(name: str) -> bool:
     """A CA file's name in a hashed directory (c_rehash, openssl rehash): the subject
     hash, a dot, a collision counter, as in 4042bcee.0."""
     stem, dot, counter = name.partition(".")
@@ -61,7 +61,7 @@ def _hashed_name(name: str) -> bool:
     return len(stem) == 8 and all(c in hexdigits for c in stem) and dot == "." and counter.isdigit()
 
 
-def _same_roots(bundle: str, folder: str) -> bool:
+def same_roots(bundle: str, folder: str) -> bool:
     """Whether the hashed folder holds the bundle's roots: as many hashed names as the
     bundle has certificates, and the bundle not changed after the folder.
 
@@ -74,7 +74,7 @@ def _same_roots(bundle: str, folder: str) -> bool:
 
     try:
         with os.scandir(folder) as entries:
-            names = sum(1 for entry in entries if _hashed_name(entry.name))
+            names = sum(1 for entry in entries if hashed_name(entry.name))
         folder_changed = os.stat(folder).st_mtime_ns
     except OSError:
         return False
@@ -101,7 +101,7 @@ def _lazy_roots() -> str | None:
     (~140 roots, 20-40 ms: the longest wait of a 10-name `status`), but reads a hashed
     folder lazily, one issuer's file per verification. Debian's update-ca-certificates
     writes the default bundle and the default folder from the same roots, so where they
-    agree (`_same_roots`) the default folder stands in for the default bundle, and the
+    agree (`same_roots`) the default folder stands in for the default bundle, and the
     verdict is the same. Not when SSL_CERT_FILE names another bundle (the operator's
     choice, loaded as it is).
     """
@@ -114,10 +114,10 @@ def _lazy_roots() -> str | None:
     if named_file and os.path.realpath(named_file) != os.path.realpath(bundle):
         return None
     default_dir = paths.openssl_capath
-    if not _same_roots(bundle, default_dir):
+    if not same_roots(bundle, default_dir):
         return None
     # $SSL_CERT_DIR replaces the default folder, as OpenSSL reads it; the default folder
-    # stays, in the bundle's place (the same roots, by _same_roots).
+    # stays, in the bundle's place (the same roots, by same_roots).
     named_dir = os.environ.get(paths.openssl_capath_env) or default_dir
     folders: dict[str, str] = {}  # each folder once, however it is spelled
     for folder in [default_dir, *named_dir.split(os.pathsep)]:
@@ -178,8 +178,8 @@ def preload_trust_store() -> None:
         return  # cli.main started it already
     _preloading = True
     # ssl here, on the calling thread, before the thread starts: imported by the thread,
-    # its import took turns with the caller's imports on Python's lock (5 ms slices),
-    # and the store was ready ~20 ms later than when the thread only runs OpenSSL.
+    # its import would take turns with the caller's imports on Python's lock (5 ms
+    # slices), and the store would be ready later than when the thread only runs OpenSSL.
     import ssl  # noqa: F401
 
     threading.Thread(target=_load_quietly, name="certkeeper-ca-store", daemon=False).start()

@@ -2,8 +2,8 @@
 (config, certificate facts, probe results, decisions, state) that every command makes.
 
 Python 3.11 compiles the generated methods of every @dataclass when the class is
-created: ~0.7 ms a frozen class, ~0.3 ms a mutable one, and `status` created ~35 of them
-before it read a byte of config (the config model alone ~8 ms). Here the methods are
+created: ~0.7 ms a frozen class, ~0.3 ms a mutable one, and `status` needs ~35 of them
+before it reads a byte of config (the config model alone ~8 ms). Here the methods are
 written once and read the fields from the annotations; the behaviour is the dataclass's:
 construction by position or keyword with the class's defaults (a plain value, or
 `field(default_factory=...)`), TypeError for an unknown, repeated or missing field, ==

@@ -1,6 +1,6 @@
 """`certkeeper doctor` against the e2e sandbox: real pebble, certbot, nginx and aiosmtpd.
 
-A healthy service passes every check; each fault from issue 13 fails its own check and
+A healthy service passes every check; each fault a host meets fails its own check and
 only that one; the HTTP-01 test token never stays behind. The names resolve nowhere in
 the sandbox, so the tests say where "DNS" leads with --resolve, as a person would with
 curl's --resolve. The timer check reads a fake root (CERTKEEPER_SYSTEMD_ROOT) with real

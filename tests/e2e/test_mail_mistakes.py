@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from support.host import SHOP, Host, dump, issue, make_due
+from support.run import merged
 from support.smtp import Catcher, SMTPServer
 
 PASSWORD = "right-horse"
@@ -50,9 +50,9 @@ def logins(host: Host) -> Iterator[Logins]:
 
 
 def with_password(host: Host, secret: Path) -> None:
-    doc = yaml.safe_load(host.config.read_text())
-    doc["notify"]["smtp"].update(username="certkeeper", password_file=str(secret))
-    host.config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    smtp = {"username": "certkeeper", "password_file": str(secret)}
+    host.extra_config = merged(host.extra_config, {"notify": {"smtp": smtp}})
+    host.write()
 
 
 def waiting_subjects(host: Host) -> str:
@@ -165,10 +165,8 @@ def test_a_mistake_in_what_decides_renewal_still_refuses(
 ) -> None:
     issue(host)
     old = make_due(host)
-    doc = yaml.safe_load(host.config.read_text())
-    for key, values in section.items():
-        doc[key].update(values)
-    host.config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    host.extra_config = merged(host.extra_config, section)
+    host.write()
     proc = host.check()
     assert proc.returncode == 2, dump(proc)
     assert host.disk_serial("shop") == old == host.served_serial(SHOP[0])

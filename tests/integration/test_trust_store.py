@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from certkeeper.tlsctx import _hashed_name, _same_roots
+from certkeeper.tlsctx import hashed_name, same_roots
 from support.tls import SNIServer, hashed_ca_dir, leaf
 
 _PROBE = (
@@ -54,9 +54,7 @@ def _probe(server: SNIServer, *, wrap: tuple[str, ...] = (), **env: str) -> tupl
 
 def _default_dir_is_hashed() -> bool:
     folder = ssl.get_default_verify_paths().openssl_capath
-    return (
-        any(_hashed_name(name) for name in os.listdir(folder)) if os.path.isdir(folder) else False
-    )
+    return any(hashed_name(name) for name in os.listdir(folder)) if os.path.isdir(folder) else False
 
 
 def test_a_root_added_in_a_hashed_directory_is_trusted(
@@ -121,22 +119,22 @@ def _roots(folder: Path, cas: list[trustme.CA], bundle_cas: list[trustme.CA]) ->
 def test_same_roots_as_update_ca_certificates_leaves_them(tmp_path: Path) -> None:
     cas = [trustme.CA(), trustme.CA()]
     bundle = _roots(tmp_path / "certs", cas, cas)
-    assert _same_roots(str(bundle), str(tmp_path / "certs")) is True
+    assert same_roots(str(bundle), str(tmp_path / "certs")) is True
     # No bundle at all: the folder is all that OpenSSL's defaults would read.
     bundle.unlink()
-    assert _same_roots(str(bundle), str(tmp_path / "certs")) is True
+    assert same_roots(str(bundle), str(tmp_path / "certs")) is True
 
 
 def test_a_bundle_longer_or_newer_than_the_folder_is_not_the_same(tmp_path: Path) -> None:
     cas = [trustme.CA(), trustme.CA()]
     longer = _roots(tmp_path / "a" / "certs", cas, [*cas, trustme.CA()])
-    assert _same_roots(str(longer), str(tmp_path / "a" / "certs")) is False
+    assert same_roots(str(longer), str(tmp_path / "a" / "certs")) is False
     newer = _roots(tmp_path / "b" / "certs", cas, cas)
     os.utime(newer)  # edited in place after the last rehash
-    assert _same_roots(str(newer), str(tmp_path / "b" / "certs")) is False
+    assert same_roots(str(newer), str(tmp_path / "b" / "certs")) is False
     empty = _roots(tmp_path / "c" / "certs", [], [])
-    assert _same_roots(str(empty), str(tmp_path / "c" / "certs")) is False  # no hashed names
-    assert _same_roots(str(empty), str(tmp_path / "missing")) is False
+    assert same_roots(str(empty), str(tmp_path / "c" / "certs")) is False  # no hashed names
+    assert same_roots(str(empty), str(tmp_path / "missing")) is False
 
 
 @pytest.mark.parametrize(
@@ -153,4 +151,4 @@ def test_a_bundle_longer_or_newer_than_the_folder_is_not_the_same(tmp_path: Path
     ],
 )
 def test_hashed_names(name: str, hashed: bool) -> None:
-    assert _hashed_name(name) is hashed
+    assert hashed_name(name) is hashed

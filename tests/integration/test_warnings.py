@@ -22,11 +22,16 @@ START = datetime.now(UTC)
 
 @pytest.fixture
 def world(tmp_path: Path, ca: trustme.CA) -> Iterator[Path]:
-    """Three hand-managed certificates, all fresh at START: 90 days, 160 hours, 6 days."""
+    """Three hand-managed certificates, all fresh at START: 90 days, 160 hours, 6 days.
+    Each is valid from START itself, however long after the import the fixture runs: a
+    not_before later than START would make the first look NOT_YET_VALID."""
+    age = (datetime.now(UTC) - START) / timedelta(days=1)
     certs = {
-        "classic": leaf(ca, "classic.example.com", days_left=90, lifetime=90),
-        "shortlived": leaf(ca, "shortlived.example.com", days_left=160 / 24, lifetime=160 / 24),
-        "six": leaf(ca, "six.example.com", days_left=6, lifetime=6),
+        "classic": leaf(ca, "classic.example.com", days_left=90 - age, lifetime=90),
+        "shortlived": leaf(
+            ca, "shortlived.example.com", days_left=160 / 24 - age, lifetime=160 / 24
+        ),
+        "six": leaf(ca, "six.example.com", days_left=6 - age, lifetime=6),
     }
     for name, cert in certs.items():
         write_lineage(tmp_path / "letsencrypt", name, cert, ca)

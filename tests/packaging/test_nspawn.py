@@ -1,4 +1,4 @@
-"""The shipped certkeeper.service does its job under a booted systemd (issue 9).
+"""The shipped certkeeper.service does its job under a booted systemd.
 
 `systemd-analyze verify` cannot see the sandbox: whether ProtectSystem=, ReadWritePaths=
 and the rest let certbot write its webroot only shows when systemd builds the mount

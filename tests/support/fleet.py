@@ -6,18 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from support.host import Host
+from support.run import merged
 
 
 def configure(host: Host, **keys: Any) -> None:
-    """Add global keys to the host's config. Host.write() rewrites the file, so call this
-    after the last host.add() or host.write()."""
-    doc = yaml.safe_load(host.config.read_text())
-    doc.update(keys)
-    host.config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    """Add global keys to the host's config; they stay through later host.add() calls."""
+    host.extra_config = merged(host.extra_config, keys)
+    host.write()
 
 
 class Metrics:

@@ -21,7 +21,7 @@ import trustme
 
 from certkeeper.probe import Target, probe
 from support.peers import Nginx, Pebble, age_lineage, certbot_path, world_readable_dir
-from support.run import certkeeper, service, write_config
+from support.run import certkeeper, merged, service, write_config
 from support.smtp import Catcher, SMTPServer
 
 BOARD = "board+e2e@boards.example.com"
@@ -65,11 +65,7 @@ class Host:
         certificate), as Ansible deploys it. site=False is the usual first-issuance state:
         the server block comes once the certificate exists. renewal_days=None leaves
         certbot_renewal_days out of the file (the default, 31)."""
-        doc = service(
-            name, *domains, webroot=str(self.nginx.webroot), renewal_days=renewal_days or 31
-        )
-        if renewal_days is None:
-            del doc["certbot_renewal_days"]
+        doc = service(name, *domains, webroot=str(self.nginx.webroot), renewal_days=renewal_days)
         if profile is not None:
             doc["certbot_domains"][0]["profile"] = profile  # type: ignore[index]
         self.services[name] = doc
@@ -79,10 +75,9 @@ class Host:
         self.write()
 
     def write(self) -> None:
-        write_config(
-            self.root,
-            self.services,
-            certbot={
+        """(Re)write the config; `extra_config` merges over these keys as write_config merges."""
+        own: dict[str, object] = {
+            "certbot": {
                 "command": self.certbot_command,
                 "config_dir": str(self.le),
                 "extra_args": [
@@ -95,31 +90,29 @@ class Host:
                 ],
                 "timeout_seconds": self.certbot_timeout,
             },
-            nginx={
+            "nginx": {
                 "test_command": self.nginx_test_command or self.nginx.test_command,
                 "reload_command": self.nginx_reload_command or self.nginx.reload_command,
                 "certs_dir": str(self.nginx.certs_dir),
             },
-            probe={
+            "probe": {
                 "port": self.nginx.tls_port,
                 # Where this nginx serves the HTTP-01 challenge (doctor fetches there).
                 "http_port": self.nginx.http_port,
                 "timeout_seconds": 3,
             },
-            notify={
+            "notify": {
                 "to": BOARD,
                 "from": "operations@example.com",
                 "smtp": {"host": "127.0.0.1", "port": self.smtp.port, "timeout_seconds": 5},
             },
-            lock_timeout_seconds=120,
+            "lock_timeout_seconds": 120,
             # pebble's own HTTPS is signed by a test CA; ARI requests must trust it too.
             # CAA is asked of challtestsrv's DNS, which pebble itself resolves through.
-            **{
-                "ari": {"ca_file": str(self.pebble.ca_bundle)},
-                "dns": {"nameserver": self.pebble.nameserver},
-                **self.extra_config,
-            },
-        )
+            "ari": {"ca_file": str(self.pebble.ca_bundle)},
+            "dns": {"nameserver": self.pebble.nameserver},
+        }
+        write_config(self.root, self.services, **merged(own, self.extra_config))
 
     def run(self, *args: str, timeout: float = 300) -> Any:
         return certkeeper(self.config, *args, env=self.env, timeout=timeout)

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 
-from support.run import service, write_config
+from support.run import merged, service, write_config
 
 BOARD = "board@boards.example.com"
 
@@ -41,24 +41,24 @@ def host(
     smtp_port: int | None = None,
     smtp_timeout: float = 5,
     services: dict[str, object] | None = None,
+    **overrides: object,
 ) -> Path:
     """A config whose one service is due (nothing on disk, nothing served): `check`
-    runs the scripted certbot at once. The certbot script logs its argv to calls.log."""
+    runs the scripted certbot at once. The certbot script logs its argv to calls.log.
+    `overrides` merge over these keys as write_config merges them."""
     certbot = script(
         root / "fake-certbot",
         f'printf "%s\\n" "$*" >> "{root}/calls.log"\n' + certbot_body,
     )
-    return write_config(
-        root,
-        services if services is not None else {"shop": service("shop", "shop.example.com")},
-        certbot={
+    own: dict[str, object] = {
+        "certbot": {
             "command": [str(certbot)],
             "config_dir": "letsencrypt",
             "timeout_seconds": certbot_timeout,
             "extra_args": extra_args or [],
         },
-        probe={"port": closed_port(), "timeout_seconds": 1},
-        notify={
+        "probe": {"port": closed_port(), "timeout_seconds": 1},
+        "notify": {
             "to": BOARD,
             "from": "certkeeper@testhost.example.com",
             "smtp": {
@@ -67,6 +67,11 @@ def host(
                 "timeout_seconds": smtp_timeout,
             },
         },
+    }
+    return write_config(
+        root,
+        services if services is not None else {"shop": service("shop", "shop.example.com")},
+        **merged(own, overrides),
     )
 
 

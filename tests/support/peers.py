@@ -302,7 +302,7 @@ def age_lineage(config_dir: Path, cert_name: str, days_left: float, lifetime: fl
     builder = (
         x509.CertificateBuilder()
         .subject_name(old.subject)
-        # The CA's name as before, so `status` shows the issuer a real renewal would replace.
+        # The old certificate's issuer, so `status` shows the issuer a real renewal would replace.
         .issuer_name(old.issuer)
         .public_key(key.public_key())  # type: ignore[union-attr,arg-type]
         .serial_number(x509.random_serial_number())

@@ -32,13 +32,38 @@ def certkeeper(
     )
 
 
+# A value that leaves its key out of the written file (a key the test wants at its default).
+OMIT = object()
+
+
+def merged(base: Mapping[str, object], overrides: Mapping[str, object]) -> dict[str, object]:
+    """`base` with `overrides` laid over it: nested mappings merge key by key. An OMIT stays
+    in the result, so it still drops the key when write_config lays it over its defaults."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merged(out[key], value)  # type: ignore[arg-type]
+        else:
+            out[key] = value
+    return out
+
+
+def _without_omitted(doc: Mapping[str, object]) -> dict[str, object]:
+    return {
+        key: _without_omitted(value) if isinstance(value, Mapping) else value
+        for key, value in doc.items()
+        if value is not OMIT
+    }
+
+
 def write_config(
     folder: Path, services: Mapping[str, object] | None = None, **overrides: object
 ) -> Path:
-    """A global config under `folder` with state, lock and services inside it."""
+    """A global config under `folder` with state, lock and services inside it: the one
+    writer of test configs. `overrides` merge into the defaults (see `merged`)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "services.d").mkdir(exist_ok=True)
-    doc: dict[str, object] = {
+    defaults: dict[str, object] = {
         "hostname": "testhost",
         "services_dir": "services.d",
         "state_dir": "state",
@@ -49,14 +74,8 @@ def write_config(
         # probe.connect_host is left at its default: this host's nginx on 127.0.0.1.
         "probe": {"timeout_seconds": 2},
     }
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(doc.get(key), dict):
-            merged = dict(doc[key])  # type: ignore[arg-type]
-            merged.update(value)
-            doc[key] = merged
-        else:
-            doc[key] = value
     path = folder / "config.yaml"
+    doc = _without_omitted(merged(defaults, overrides))
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     for name, service in (services or {}).items():
         (folder / "services.d" / f"{name}.yaml").write_text(
@@ -69,10 +88,11 @@ def service(
     cert_name: str,
     *domains: str,
     enabled: bool = True,
-    renewal_days: int = 31,
+    renewal_days: int | None = 31,
     webroot: str = "/var/www/letsencrypt",
     link: str | None = None,
 ) -> dict[str, object]:
+    """One service file; renewal_days=None leaves certbot_renewal_days unset (its default)."""
     doc: dict[str, object] = {
         "certbot_enabled": enabled,
         "certbot_email": "ops@example.com",
@@ -81,4 +101,6 @@ def service(
         "certbot_domains": [{"domains": list(domains), "webroot": webroot, "cert_name": cert_name}],
         "certbot_services": [{"name": link or cert_name, "cert_source": cert_name}],
     }
+    if renewal_days is None:
+        del doc["certbot_renewal_days"]
     return doc

@@ -358,7 +358,5 @@ def test_a_malformed_cached_window_is_ignored(tmp_path: Path) -> None:
     ],
 )
 def test_a_hostile_url_is_an_ari_error(url: str) -> None:
-    import time as _time
-
     with pytest.raises(ari.AriError):
-        ari._get(url, ari._context(None), _time.monotonic() + 2)
+        ari.fetch(url, "ident", ca_file=None, timeout=2, now=NOW)

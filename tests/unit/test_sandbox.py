@@ -59,7 +59,7 @@ def test_shipped_unit_blocks_and_says_why(path: str, reason: str) -> None:
 
 
 def test_v010_unit_blocked_the_guides_webroot() -> None:
-    """Issue 9: strict without /var/www/letsencrypt made every HTTP-01 write fail."""
+    """ProtectSystem=strict without /var/www/letsencrypt fails every HTTP-01 write."""
     verdict = can_write(parse(V010), "/var/www/letsencrypt")
     assert not verdict.writable
     assert verdict.reason == "ProtectSystem=strict makes the whole file system read-only"

@@ -20,11 +20,11 @@ def service_doc(cert: str, *domains: str) -> dict[str, object]:
 
 
 def setup(tmp_path: Path) -> tuple[Path, Path]:
-    cfg = write_config(tmp_path / "etc")
-    live = tmp_path / "etc/services.d"
-    (live / "shop.yaml").write_text(yaml.safe_dump(service_doc("shop", "shop.example.com")))
-    (live / "api.yaml").write_text(yaml.safe_dump(service_doc("api", "api.example.com")))
-    return cfg, live
+    services = {
+        "shop": service_doc("shop", "shop.example.com"),
+        "api": service_doc("api", "api.example.com"),
+    }
+    return write_config(tmp_path / "etc", services), tmp_path / "etc/services.d"
 
 
 def candidate(tmp_path: Path, doc: object) -> Path:

@@ -23,7 +23,7 @@ from certkeeper.probe import ProbeResult, Target
 from support.peers import age_lineage
 from support.run import service, write_config
 
-FAKE_CERTBOT = Path(__file__).parent.parent / "support" / "fake_certbot.py"
+FAKE_CERTBOT = Path(__file__).parents[2] / "support" / "fake_certbot.py"
 DOMAINS = ("shop.example.com", "www.shop.example.com")
 
 

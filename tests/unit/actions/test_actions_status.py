@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import trustme
-import yaml
 
 from certkeeper import config
 from certkeeper.actions import status
@@ -79,10 +78,8 @@ def test_only_limits_the_rows_and_an_unknown_name_is_a_config_error(world: Path)
 
 def test_the_default_renewal_days_gives_way_silently(world: Path) -> None:
     """A service that does not set certbot_renewal_days gets the lifetime rule, no warning."""
-    short_file = world.parent / "services.d" / "short.yaml"
-    doc = yaml.safe_load(short_file.read_text())
-    del doc["certbot_renewal_days"]
-    short_file.write_text(yaml.safe_dump(doc))
+    short = service("short", "short.example.com", renewal_days=None)
+    write_config(world.parent, {"short": short}, probe={"port": config.load(world).probe.port})
     result = status.run(config.load(world), "short", datetime.now(UTC))
     assert result.warnings == []
 

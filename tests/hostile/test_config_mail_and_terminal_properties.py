@@ -1,4 +1,4 @@
-"""Issue 11, family 4: property tests on arbitrary input.
+"""Property tests on arbitrary input: the config loader, the notices, the terminal.
 
 The config loader, message composition and the terminal escaping never raise anything
 but certkeeper's own error (or the ValueError compose documents), never emit a header

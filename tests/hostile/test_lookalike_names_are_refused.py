@@ -1,4 +1,4 @@
-"""Issue 11, family 4: names that are not what they look like.
+"""Names that are not what they look like are refused, never rewritten.
 
 Each case is a config a hostile or careless hand could write; the user must see exit 2
 and one line naming the bad value, and certbot must never be called with it.
@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from support.hostile import calls, host, no_traceback
-from support.run import certkeeper, service
+from support.run import OMIT, certkeeper, service
 
 
 def _problem_lines(stderr: str) -> list[str]:
@@ -60,8 +59,7 @@ def test_trailing_newline_in_a_service_value_is_refused(
 
 
 def test_trailing_newline_in_the_service_file_name_is_refused(tmp_path: Path) -> None:
-    cfg = host(tmp_path, services={})
-    (tmp_path / "services.d" / "shop\n.yaml").write_text(yaml.safe_dump(_svc()))
+    cfg = host(tmp_path, services={"shop\n": _svc()})
     proc = certkeeper(cfg, "check", "--no-jitter")
     assert proc.returncode == 2
     lines = _problem_lines(proc.stderr)
@@ -77,13 +75,8 @@ def test_trailing_newline_in_the_service_file_name_is_refused(tmp_path: Path) ->
 def test_trailing_newline_in_a_global_value_is_refused(
     tmp_path: Path, key: str, value: str
 ) -> None:
-    cfg = host(tmp_path)
-    doc = yaml.safe_load(cfg.read_text())
-    if key.startswith("notify."):
-        doc["notify"][key.split(".")[1]] = value
-    else:
-        doc[key] = value
-    cfg.write_text(yaml.safe_dump(doc))
+    section, _, leaf = key.rpartition(".")
+    cfg = host(tmp_path, **({section: {leaf: value}} if section else {leaf: value}))
     proc = certkeeper(cfg, "config", "validate")
     assert proc.returncode == 2
     lines = _problem_lines(proc.stderr)
@@ -140,10 +133,7 @@ def test_idn_name_that_round_trips_is_used_as_its_a_label(tmp_path: Path) -> Non
 def test_system_host_name_with_control_characters_is_refused(tmp_path: Path) -> None:
     # The kernel takes any bytes as a host name, and hostname(1) is not the only caller
     # of sethostname(). Without `hostname:` in the config it would reach every subject.
-    cfg = host(tmp_path)
-    doc = yaml.safe_load(cfg.read_text())
-    del doc["hostname"]
-    cfg.write_text(yaml.safe_dump(doc))
+    cfg = host(tmp_path, hostname=OMIT)
     evil = "app3\x1b[2J\nBcc: attacker@example.com"
     proc = subprocess.run(
         ["unshare", "--uts", sys.executable, "-c",

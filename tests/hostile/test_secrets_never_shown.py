@@ -1,4 +1,4 @@
-"""Issue 11, family 4: secrets in argv and in files must not be echoed.
+"""Secrets in argv and in files are never echoed.
 
 certbot.extra_args may carry an EAB HMAC key; a service file may be a symlink to a
 password file. The user sees the problem, never the secret: not on stderr (with -v the

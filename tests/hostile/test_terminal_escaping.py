@@ -1,4 +1,5 @@
-"""Issue 11, family 4: the terminal runs what the certificate says.
+"""Text from certificates, certbot and SMTP servers reaches the terminal escaped: a terminal
+runs whatever control sequences it is handed.
 
 A certificate served by any probed name is written by whoever controls that name. Its
 issuer, and certbot's output, reach `status`, `check` and config errors; the user must

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support.run import certkeeper, service, write_config
+from support.run import OMIT, certkeeper, service, write_config
 
 GOOD = service("shop", "shop.example.com", "www.shop.example.com")
 
@@ -39,7 +39,7 @@ def test_valid_config_with_group_vars_extras(tmp_path: Path) -> None:
 
 
 def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
-    examples = Path(__file__).parents[2] / "examples"
+    examples = Path(__file__).parents[3] / "examples"
     text = (examples / "config.yaml").read_text()
     text = text.replace(
         "services_dir: /etc/certkeeper/services.d", f"services_dir: {examples / 'services.d'}"
@@ -276,7 +276,7 @@ def _with_domains(**entry: object) -> dict[str, object]:
             "as ops@example.com (ASCII, no display name)",
         ),
         (
-            # An explicit null used to drop the certificate silently: 0 certificate(s), OK.
+            # An explicit null must not drop the certificate silently (0 certificate(s), OK).
             _with_domains(cert_name=None),
             "certbot_domains[0].cert_name = None: expected the certbot lineage name, e.g. "
             "foxycart-sandbox",
@@ -380,10 +380,7 @@ def test_probe_connect_host_accepts_local_dns_and_addresses(tmp_path: Path, valu
 
 
 def test_probe_defaults_to_this_hosts_nginx(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, {"shop": GOOD})
-    doc = yaml.safe_load(cfg.read_text())
-    del doc["probe"]
-    cfg.write_text(yaml.safe_dump(doc))
+    cfg = write_config(tmp_path, {"shop": GOOD}, probe=OMIT)
     proc = certkeeper(cfg, "config", "show")
     assert yaml.safe_load(proc.stdout)["probe"]["connect_host"] == "local"
 
@@ -429,7 +426,7 @@ def test_config_found_through_environment(tmp_path: Path) -> None:
 
 
 def test_null_means_the_default_for_paths_too(tmp_path: Path) -> None:
-    """`state_dir: null` used to end in an AssertionError traceback."""
+    """`state_dir: null` means the default path, not a traceback."""
     cfg = write_config(tmp_path, {"shop": GOOD}, state_dir=None, lock_file=None)
     proc = certkeeper(cfg, "config", "show")
     assert proc.returncode == 0, proc.stderr

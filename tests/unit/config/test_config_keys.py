@@ -16,7 +16,7 @@ from certkeeper.config import as_dict, load
 from certkeeper.config.keys import GLOBAL_KEYS
 from certkeeper.config.show import README_BEGIN, README_END, plain, readme_table
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 # Defaults the README states in words, because the value depends on the host.
 IN_WORDS = {"hostname": "short host name", "notify.from": "`certkeeper@<hostname>`"}
 
