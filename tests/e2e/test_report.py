@@ -271,4 +271,5 @@ def test_report_needs_no_config_and_says_how_to_use_it() -> None:
     assert proc.returncode == 0
     assert "fleet-status.yml" in proc.stdout
     nothing = report()
-    assert nothing.returncode == 2 and "Missing argument" in nothing.stderr
+    # A usage error of a Nagios plugin is UNKNOWN, never CRITICAL.
+    assert nothing.returncode == 3 and "Missing argument" in nothing.stderr
