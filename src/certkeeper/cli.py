@@ -126,6 +126,33 @@ def check(cfg: Config, only: str | None, no_jitter: bool, dry_run: bool, force: 
     return result.exit_code
 
 
+@cli.command()
+@click.argument("service", required=False, metavar="[SERVICE]")
+@click.pass_obj
+@loaded()
+def rehearse(cfg: Config, service: str | None) -> int:
+    """Rehearse the renewals now against the CA's staging server (rehearsal.server).
+
+    Runs certbot's dry run for each managed certificate of SERVICE (a service, the cron
+    spelling or a cert_name; default: all), ignoring the schedule: run it after fixing
+    what a "Renewal will fail" card named. Nothing live changes: no certificate, renewal
+    conf, hook, nginx or production CA is touched. A failure sends one WARNING card per
+    cause; a pass clears it. Exit: 0 all passed, 1 any failed, 2 configuration error.
+    """
+    from certkeeper import render
+    from certkeeper.actions.rehearse import rehearse as rehearse_action
+
+    result = rehearse_action(cfg, service)
+    delivered, undelivered = render.flushed(result.flushed, quiet=True)
+    for outcome in result.outcomes:
+        say_line(render.rehearsed_line(outcome), err=not outcome.ok)
+    for line in delivered:
+        say_line(line)
+    for line in [*undelivered, *result.problems]:
+        say_line(f"ERROR: {line}", err=True)
+    return result.exit_code
+
+
 @cli.command("deploy-hook")
 @click.pass_obj
 @loaded(tag="certbot-deploy")

@@ -117,6 +117,9 @@ class Host:
             **{
                 "ari": {"ca_file": str(self.pebble.ca_bundle)},
                 "dns": {"nameserver": self.pebble.nameserver},
+                # Rehearsals would order at pebble on every first check; only the tests
+                # of rehearsals turn them on (extra_config).
+                "rehearsal": {"enabled": False},
                 **self.extra_config,
             },
         )

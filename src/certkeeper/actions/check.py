@@ -35,8 +35,9 @@ from certkeeper.actions.common import unsent_warning
 from certkeeper.config import Config, Lineage, Service, select
 from certkeeper.log import get_logger
 from certkeeper.notify import Flushed, deliver
-from certkeeper.notify.events import Expiring, Failed, Renewed, new_nonce
+from certkeeper.notify.events import Event, Expiring, Failed, RehearsalFailed, Renewed, new_nonce
 from certkeeper.outcomes import Outcome, Skipped, Trouble, Warned, WouldAct
+from certkeeper.rehearsal import Send, rehearse_all
 from certkeeper.state import CertRecord, State
 from certkeeper.survey import Row, survey
 from certkeeper.times import now
@@ -407,7 +408,9 @@ def _shadow_run(
     with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "check", _lock_wait(tell)):
         state = state_mod.load(cfg.state_dir, now())
         report = run(cfg, services, state, now, force=force)
-        result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes]
+        # Rehearsals run in shadow too: they are the cutover's readiness check.
+        rehearsed = _rehearse(cfg, services, state, send=None)
+        result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes, *rehearsed]
         shadow_log(report.outcomes, count(cfg.state_dir))
         result.lines.append(
             "shadow: nothing was renewed, linked, reloaded or sent; to let certkeeper renew,"
@@ -470,16 +473,40 @@ def _locked_run(
         state = state_mod.load(cfg.state_dir, now())
         _unpause(state, services, force, only, result)
         report = run(cfg, services, state, now, force=force, journal=_journal(cfg, state))
-        result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes]
+        cards: list[Event] = []
+        rehearsed = _rehearse(cfg, services, state, send=_card_sender(cfg, cards))
+        result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes, *rehearsed]
         # After the renewals: notification trouble (a dead relay, a bad password, a
         # broken message) must never stand between a due certificate and certbot.
-        _flush_outbox(cfg, state, result, fresh={event_id(e) for e in report.events})
+        fresh = {event_id(e) for e in (*report.events, *cards)}
+        _flush_outbox(cfg, state, result, fresh=fresh)
         failed = result.failed
         state.check_run = state_mod.CheckRun(now(), success=not failed)
         problem = _save(state)
         if problem:
             result.problems.append(problem)
         _write_metrics(cfg, state, report, only, result)
+
+
+def _rehearse(
+    cfg: Config, services: tuple[Service, ...], state: State, send: Send | None
+) -> list[Outcome]:
+    """After the renewals, which a hanging staging server must never delay: each lineage's
+    rehearsal that the schedule says is due (a problem spooling its card is a Trouble)."""
+    if not cfg.rehearsal.enabled:
+        return []
+    done = rehearse_all(cfg, services, state, now, scheduled=True, send=send)
+    return [*done.outcomes, *(Trouble(p) for p in done.problems)]
+
+
+def _card_sender(cfg: Config, cards: list[Event]) -> Send:
+    from certkeeper.notify import spool
+
+    def send(event: RehearsalFailed) -> str | None:
+        cards.append(event)
+        return spool(cfg, event)
+
+    return send
 
 
 def _unpause(
