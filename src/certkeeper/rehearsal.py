@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from certkeeper import ari, certbot, policy
 from certkeeper.config import Config, Lineage, Service
@@ -19,6 +20,9 @@ from certkeeper.notify.events import RehearsalFailed, new_nonce
 from certkeeper.outcomes import Rehearsed, failure_cause
 from certkeeper.state import CertRecord, Rehearsal, State
 from certkeeper.x509info import CertInfo
+
+if TYPE_CHECKING:
+    from certkeeper import proc
 
 # Spools a card and returns a problem line (or None); None instead: shadow mode, log it.
 Send = Callable[[RehearsalFailed], str | None]
@@ -92,7 +96,7 @@ def rehearse_one(
     svc, lineage, server = job.service, job.lineage, cfg.rehearsal.server
     result = certbot.run(cfg, certbot.rehearse_argv(cfg, svc, lineage, server))
     output = result.output_tail()
-    reason = None if result.ok else _reason(output, result.describe())
+    reason = None if result.ok else _reason(result, output)
     cause = policy.rehearsal_cause(reason or "")
     before = rec.rehearsal.warned_cause if rec.rehearsal else None
     card, warned = policy.rehearsal_card(result.ok, cause, before)
@@ -119,14 +123,17 @@ def rehearse_one(
     return Rehearsed(lineage.cert_name, result.ok, reason, card and problem is None), problem
 
 
-def _reason(output: str, described: str) -> str:
-    """The CA's own reason when certbot printed one, else its last words, else how it ended."""
+def _reason(result: proc.Result, output: str) -> str:
+    """The CA's own reason when certbot printed one, else how it ended and its last words."""
+    if result.timed_out:
+        return f"certbot did not finish within {result.timeout:g}s and was killed"
     cause = failure_cause(output)
     if cause:
         return cause
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    last = lines[-1][:200] if lines else ""
-    return f"{described}: {last}" if last and last not in described else described[:300]
+    return f"certbot exited with code {result.returncode}" + (
+        f": {lines[-1][:200]}" if lines else ""
+    )
 
 
 def _tell(event: RehearsalFailed, send: Send | None) -> str | None:

@@ -441,14 +441,13 @@ def _event_line(event: Event) -> str:
 
 
 def rehearsed_line(outcome: Rehearsed) -> str:
-    """One rehearsal: passed, or failed with the CA's reason and whether a card went out."""
+    """One rehearsal, in WIDTH columns: passed, or failed with whether a card went out and
+    the CA's reason (`status --json` and the card keep it whole)."""
     if outcome.ok:
-        return f"{outcome.cert_name}: rehearsal against the staging server passed"
-    told = "WARNING card sent" if outcome.warned else "already warned of this cause"
-    return (
-        f"{outcome.cert_name}: rehearsal against the staging server FAILED, the next renewal "
-        f"will fail unless fixed: {outcome.reason}; {told}"
-    )
+        return f"{outcome.cert_name}: rehearsal against staging passed"
+    told = "WARNING card sent" if outcome.warned else "already warned"
+    said = f"{outcome.cert_name}: rehearsal against staging FAILED ({told}): {outcome.reason}"
+    return shorten(said, WIDTH)
 
 
 def renewed_line(event: Renewed) -> str:
