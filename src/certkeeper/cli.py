@@ -142,7 +142,7 @@ def rehearse(cfg: Config, service: str | None) -> int:
     from certkeeper import render
     from certkeeper.actions.rehearse import rehearse as rehearse_action
 
-    result = rehearse_action(cfg, service)
+    result = rehearse_action(cfg, service, tell=lambda text: say_line(text, err=True))
     delivered, undelivered = render.flushed(result.flushed, quiet=True)
     for outcome in result.outcomes:
         say_line(render.rehearsed_line(outcome), err=not outcome.ok)

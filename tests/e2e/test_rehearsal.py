@@ -14,6 +14,8 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
+import yaml
+
 from support.host import SHOP, Host, dump, issue, make_due
 from support.peers import age_lineage, certbot_path
 
@@ -50,6 +52,13 @@ def lineage_bytes(host: Host, name: str = "shop") -> dict[str, bytes]:
     conf = host.le / "renewal" / f"{name}.conf"
     found[str(conf.relative_to(host.le))] = conf.read_bytes()
     return found
+
+
+def production_unreachable(host: Host) -> None:
+    doc = yaml.safe_load(host.config.read_text())
+    args = doc["certbot"]["extra_args"]
+    args[args.index("--server") + 1] = "https://127.0.0.1:9/directory"
+    host.config.write_text(yaml.safe_dump(doc))
 
 
 def sixty_days_from_due(host: Host) -> int:
@@ -100,9 +109,12 @@ def test_a_broken_challenge_path_is_one_warning_weeks_ahead_and_nothing_live_cha
     assert len(host.mails) == 1
     assert host.state()["certs"]["shop"]["rehearsal"] == first
 
-    # After the fix, on-call rehearses at once: it passes, and status shows it.
+    # After the fix, on-call rehearses at once: it passes, and status shows it. The CA of
+    # certbot.extra_args (production's place) is unreachable now: only rehearsal.server,
+    # given last, can be asked, or the rehearsal fails.
     host.nginx.conf.write_text(good)
     host.nginx.reload()
+    production_unreachable(host)
     fixed = host.run("rehearse", "shop")
     assert fixed.returncode == 0, dump(fixed)
     assert "shop: rehearsal against staging passed" in fixed.stdout
@@ -127,6 +139,8 @@ def test_status_shows_a_failed_rehearsal_and_metrics_export_it(host: Host) -> No
     broken_challenge_path(host)
     metrics = host.root / "certkeeper.prom"
     rehearsals_on(host, metrics_file=str(metrics))
+    never = json.loads(host.run("status", "--json").stdout)["certificates"]
+    assert [row["rehearsal"] for row in never] == [None, None]
     failed = host.run("rehearse")
     assert failed.returncode == 1, dump(failed)
     assert "FAILED" in failed.stderr

@@ -8,6 +8,7 @@ card is logged, not spooled, as every other notice there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from certkeeper.config import Config, select
@@ -33,8 +34,13 @@ class RehearseResult:
         return 1 if self.problems or any(not o.ok for o in self.outcomes) else 0
 
 
-def rehearse(cfg: Config, only: str | None) -> RehearseResult:
-    """Under the host lock, like check: the state it records is the one check reads."""
+def _quiet(_: str) -> None:
+    pass
+
+
+def rehearse(cfg: Config, only: str | None, tell: Callable[[str], None] = _quiet) -> RehearseResult:
+    """Under the host lock, like check: the state it records is the one check reads.
+    `tell` hears whom it waits for, before it waits."""
     from certkeeper import state as state_mod
     from certkeeper.lock import host_lock
 
@@ -44,7 +50,12 @@ def rehearse(cfg: Config, only: str | None) -> RehearseResult:
     require_private_state(cfg)
     result = RehearseResult(shadow=cfg.shadow)
     send = None if cfg.shadow else (lambda event: spool(cfg, event))
-    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "rehearse", _said):
+
+    def waiting(text: str) -> None:
+        get_logger(command="rehearse").info("lock.wait", message=text)
+        tell(text)
+
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "rehearse", waiting):
         state = state_mod.load(cfg.state_dir, now())
         done = rehearse_all(cfg, services, state, now, scheduled=False, send=send)
         result.outcomes, result.problems = list(done.outcomes), list(done.problems)
@@ -57,7 +68,3 @@ def rehearse(cfg: Config, only: str | None) -> RehearseResult:
     if not result.outcomes:
         result.problems.append("no certificate to rehearse: none of them exists on disk yet")
     return result
-
-
-def _said(text: str) -> None:
-    get_logger(command="rehearse").info("lock.wait", message=text)
