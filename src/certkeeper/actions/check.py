@@ -409,7 +409,7 @@ def _shadow_run(
         state = state_mod.load(cfg.state_dir, now())
         report = run(cfg, services, state, now, force=force)
         # Rehearsals run in shadow too: they are the cutover's readiness check.
-        rehearsed = _rehearse(cfg, services, state, send=None)
+        rehearsed = _rehearse(cfg, services, state, None)
         result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes, *rehearsed]
         shadow_log(report.outcomes, count(cfg.state_dir))
         result.lines.append(
@@ -474,7 +474,8 @@ def _locked_run(
         _unpause(state, services, force, only, result)
         report = run(cfg, services, state, now, force=force, journal=_journal(cfg, state))
         cards: list[Event] = []
-        rehearsed = _rehearse(cfg, services, state, send=_card_sender(cfg, cards))
+        acted = {e.cert_name for e in report.events if isinstance(e, Renewed | Failed)}
+        rehearsed = _rehearse(cfg, services, state, _card_sender(cfg, cards), skip=acted)
         result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes, *rehearsed]
         # After the renewals: notification trouble (a dead relay, a bad password, a
         # broken message) must never stand between a due certificate and certbot.
@@ -489,12 +490,22 @@ def _locked_run(
 
 
 def _rehearse(
-    cfg: Config, services: tuple[Service, ...], state: State, send: Send | None
+    cfg: Config,
+    services: tuple[Service, ...],
+    state: State,
+    send: Send | None,
+    skip: set[str] | None = None,
 ) -> list[Outcome]:
     """After the renewals, which a hanging staging server must never delay: each lineage's
-    rehearsal that the schedule says is due (a problem spooling its card is a Trouble)."""
+    rehearsal that the schedule says is due (a problem spooling its card is a Trouble).
+    Not the lineages in `skip`: certbot just ran for them, and their own card told it."""
     if not cfg.rehearsal.enabled:
         return []
+    if skip:
+        services = tuple(
+            svc.replace(lineages=tuple(ln for ln in svc.lineages if ln.cert_name not in skip))
+            for svc in services
+        )
     done = rehearse_all(cfg, services, state, now, scheduled=True, send=send)
     return [*done.outcomes, *(Trouble(p) for p in done.problems)]
 
