@@ -46,3 +46,14 @@ def test_a_pass_clears_the_cause_so_the_next_failure_warns_again() -> None:
     cause = rehearsal_cause("Connection refused at 10.0.0.1:80")
     assert rehearsal_card(True, "", cause) == (False, None)
     assert rehearsal_card(False, cause, None) == (True, cause)
+
+
+def test_a_forged_or_malformed_rehearsal_record_reads_as_never_rehearsed() -> None:
+    from certkeeper.state import CertRecord, Rehearsal
+
+    for bad in ("x", {"at": "yesterday", "ok": True}, {"at": "2026-12-07T03:00:00Z", "ok": 1}):
+        assert CertRecord.from_json({"rehearsal": bad}).rehearsal is None
+    kept = Rehearsal(NOW, False, "r" * 5000, "c")
+    back = CertRecord.from_json({"rehearsal": kept.to_json()}).rehearsal
+    assert back is not None and back.at == NOW and back.ok is False
+    assert back.reason == "r" * 500 and back.warned_cause == "c"
