@@ -316,6 +316,9 @@ def main(keep: bool) -> int:
             dns={"nameserver": pebble.nameserver},
             # pebble's HTTPS is signed by a test CA: trust it for the ARI lookup too.
             ari={"ca_file": str(pebble.ca_bundle)},
+            # Off: a rehearsal is one more pebble order per certificate in every step the
+            # demo walks through; pebble as the staging server is shown by its e2e test.
+            rehearsal={"enabled": False, "server": pebble.directory},
         )
         trusted = pebble_trust_bundle(pebble, sandbox)
         # REQUESTS_CA_BUNDLE: certbot trusts pebble's HTTPS. SSL_CERT_FILE: certkeeper's probe

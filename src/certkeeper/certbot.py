@@ -53,6 +53,21 @@ def issue_argv(cfg: Config, service: Service, lineage: Lineage) -> list[str]:
     return argv + _common(cfg)
 
 
+def rehearse_argv(cfg: Config, service: Service, lineage: Lineage, server: str) -> list[str]:
+    """A dry run of the lineage's order against `server`: certbot saves no certificate, key
+    or renewal conf in a dry run. certonly, not renew: renew would run the pre and post
+    hooks kept in the renewal conf. No hook directory runs either (the deploy hook would
+    reload nginx). `--server` comes last, after extra_args, so it wins: argparse keeps the
+    last value, and certbot takes any non-default server as the dry run's."""
+    return [
+        *issue_argv(cfg, service, lineage),
+        "--dry-run",
+        "--no-directory-hooks",
+        "--server",
+        server,
+    ]
+
+
 def renew_argv(cfg: Config, lineage: Lineage) -> list[str]:
     """Renewal argv. The profile is passed only when the renewal conf lacks it: certbot 4.1+
     keeps it there, and a conf written by an older certbot (or by hand) would lose it."""

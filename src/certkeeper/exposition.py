@@ -40,6 +40,12 @@ FAMILIES: dict[str, str] = {
         "When a renewal or issuance of this lineage was last verified end to end."
     ),
     "certkeeper_renewal_consecutive_failures": "Failed renewal attempts in a row.",
+    "certkeeper_rehearsal_last_timestamp_seconds": (
+        "When this lineage's renewal was last rehearsed against the CA's staging server."
+    ),
+    "certkeeper_rehearsal_success": (
+        "1 when that rehearsal passed, 0 when it failed: the next renewal will fail unless fixed."
+    ),
     "certkeeper_outbox_messages": "Notices waiting in the outbox to be delivered.",
     "certkeeper_check_last_run_timestamp_seconds": "When `certkeeper check` last ran to the end.",
     "certkeeper_check_success": "1 when that check run succeeded, 0 when it reported a problem.",

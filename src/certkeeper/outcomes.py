@@ -6,6 +6,7 @@ so the wording lives in one place and the story can be tested on values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,24 @@ def first_line(text: str) -> str:
         if line.strip():
             return line.strip()[:300]
     return ""
+
+
+_RATE_LIMITED = re.compile(
+    r"rateLimited|too many (certificates|failed authori[sz]ations|new orders|registrations)",
+    re.IGNORECASE,
+)
+CAUSE_LIMIT = 200
+
+
+def failure_cause(output: str) -> str:
+    """The CA's reason in certbot's output ("Detail: ...: 404", "DNS problem: NXDOMAIN",
+    a rate limit), for the one line a terminal shows; "" when it gave none."""
+    lines = [line.strip() for line in output.splitlines()]
+    found = next((line[7:].strip() for line in lines if line.startswith("Detail:")), "")
+    if not found:
+        limited = next((line for line in lines if _RATE_LIMITED.search(line)), "")
+        found = f"rate limit: {limited}" if limited else ""
+    return found if len(found) <= CAUSE_LIMIT else found[: CAUSE_LIMIT - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -80,4 +99,16 @@ class Trouble:
     failed = True
 
 
-Outcome = Acted | WouldAct | Skipped | Warned | Trouble
+@dataclass(frozen=True)
+class Rehearsed:
+    """A renewal rehearsed against the staging server. A failure is a WARNING (a card, once
+    per cause), not a failed run: today's certificate is fine."""
+
+    cert_name: str
+    ok: bool
+    reason: str | None
+    warned: bool  # a WARNING card was spooled (or, in shadow mode, logged)
+    failed = False
+
+
+Outcome = Acted | WouldAct | Skipped | Warned | Trouble | Rehearsed

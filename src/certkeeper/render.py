@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from certkeeper.outcomes import CAUSE_LIMIT as CAUSE_LIMIT
+from certkeeper.outcomes import failure_cause
 from certkeeper.policy import Assessment, Health, MonitorState, pause_lead, resume_hint
 from certkeeper.survey import Row
 from certkeeper.terminal import line as escaped
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from certkeeper.actions.status import StatusResult
     from certkeeper.notify import Flushed
     from certkeeper.notify.events import Event, Renewed
-    from certkeeper.outcomes import Outcome
+    from certkeeper.outcomes import Outcome, Rehearsed
 
 # By the enum member, never by the text of a cell: a monitor-only row is coloured by its
 # MonitorState (WARN), every other row by its Health.
@@ -99,6 +100,13 @@ def row_dict(row: Row) -> dict[str, Any]:
         "renewal": renewal_dict(row),
         "paused": {"since": iso(row.paused.since), "unpause_link": row.paused.link}
         if row.paused
+        else None,
+        "rehearsal": {
+            "at": iso(row.rehearsal.at),
+            "ok": row.rehearsal.ok,
+            "reason": row.rehearsal.reason,
+        }
+        if row.rehearsal
         else None,
     }
 
@@ -291,13 +299,28 @@ def renewal_table(rows: list[Row], wide: bool = False) -> list[str]:
                 escaped(row.lineage.profile or "-"),
                 escaped(row.plan.describe(configured=row.service.renewal_days_set)),
                 short_date(row.plan.next_at),
+                escaped(rehearsal_cell(row)),
             ]
         )
     if not body:
         return []
-    header = ["CERT", "PROFILE", "RENEWAL RULE", "NEXT RENEWAL (UTC)"]
-    _, padded = _table(header, body, wide, (("RENEWAL RULE", 24), ("CERT", 12), ("PROFILE", 8)))
-    return ["", *("  ".join(cells).rstrip() for cells in padded)]
+    header = ["CERT", "PROFILE", "RENEWAL RULE", "NEXT RENEWAL (UTC)", "REHEARSAL (UTC)"]
+    shrink = (("REHEARSAL (UTC)", 40), ("RENEWAL RULE", 24), ("REHEARSAL (UTC)", 24))
+    cut, padded = _table(header, body, wide, (*shrink, ("CERT", 12), ("PROFILE", 8)))
+    lines = ["", *("  ".join(cells).rstrip() for cells in padded)]
+    if cut:
+        lines.append("(shortened to fit; --wide or --json shows every cell whole)")
+    return lines
+
+
+def rehearsal_cell(row: Row) -> str:
+    """The last rehearsal against the staging server: when, and why it failed."""
+    done = row.rehearsal
+    if done is None:
+        return "never" if row.service.enabled else "-"
+    if done.ok:
+        return f"passed {short_date(done.at)}"
+    return f"FAILED {short_date(done.at)}: {done.reason or 'no reason given'}"
 
 
 def paused_lines(rows: list[Row]) -> list[str]:
@@ -369,8 +392,10 @@ def check_line(outcome: Outcome) -> str:
     """One outcome as the line a person reads ("" when there is nothing to say)."""
     # Imported here: their ~11 frozen dataclasses cost ~8 ms to create, which every
     # `status` paid at import though only `check` renders outcomes.
-    from certkeeper.outcomes import Acted, Skipped, Warned, WouldAct
+    from certkeeper.outcomes import Acted, Rehearsed, Skipped, Warned, WouldAct
 
+    if isinstance(outcome, Rehearsed):
+        return rehearsed_line(outcome)
     if isinstance(outcome, Acted):
         return _event_line(outcome.event)
     if isinstance(outcome, WouldAct):
@@ -415,22 +440,14 @@ def _event_line(event: Event) -> str:
     return ""
 
 
-_RATE_LIMITED = re.compile(
-    r"rateLimited|too many (certificates|failed authori[sz]ations|new orders|registrations)",
-    re.IGNORECASE,
-)
-CAUSE_LIMIT = 200
-
-
-def failure_cause(output: str) -> str:
-    """The CA's reason in certbot's output ("Detail: ...: 404", "DNS problem: NXDOMAIN",
-    a rate limit), for the one line a terminal shows; "" when it gave none."""
-    lines = [line.strip() for line in output.splitlines()]
-    found = next((line[7:].strip() for line in lines if line.startswith("Detail:")), "")
-    if not found:
-        limited = next((line for line in lines if _RATE_LIMITED.search(line)), "")
-        found = f"rate limit: {limited}" if limited else ""
-    return found if len(found) <= CAUSE_LIMIT else found[: CAUSE_LIMIT - 3] + "..."
+def rehearsed_line(outcome: Rehearsed) -> str:
+    """One rehearsal, in WIDTH columns: passed, or failed with whether a card went out and
+    the CA's reason (`status --json` and the card keep it whole)."""
+    if outcome.ok:
+        return f"{outcome.cert_name}: rehearsal against staging passed"
+    told = "WARNING card sent" if outcome.warned else "already warned"
+    said = f"{outcome.cert_name}: rehearsal against staging FAILED ({told}): {outcome.reason}"
+    return shorten(said, WIDTH)
 
 
 def renewed_line(event: Renewed) -> str:

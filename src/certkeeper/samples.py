@@ -116,6 +116,12 @@ def _renewal_samples(lineage: Lineage, state: State) -> list[Sample]:
                 _stamp(rec.last_success),
             )
         )
+    if rec and rec.rehearsal:
+        done = rec.rehearsal
+        samples.append(
+            Sample("certkeeper_rehearsal_last_timestamp_seconds", labels, _stamp(done.at))
+        )
+        samples.append(Sample("certkeeper_rehearsal_success", labels, 1.0 if done.ok else 0.0))
     return samples
 
 

@@ -171,6 +171,34 @@ class Paused(Value):
         return cls(since, link)
 
 
+class Rehearsal(Value):
+    """The last rehearsal of a lineage's renewal against the staging server."""
+
+    at: datetime
+    ok: bool
+    reason: str | None = None  # the CA's reason when it failed
+    # The cause (policy.rehearsal_cause) of the WARNING card already sent; None: none owed.
+    warned_cause: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": to_iso(self.at),
+            "ok": self.ok,
+            "reason": self.reason,
+            "warned_cause": self.warned_cause,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Rehearsal | None:
+        """A malformed record reads as "never rehearsed": the next check rehearses again."""
+        if not isinstance(data, dict):
+            return None
+        at, ok = from_iso(data.get("at")), data.get("ok")
+        if at is None or not isinstance(ok, bool):
+            return None
+        return cls(at, ok, _text(data.get("reason"), 500), _text(data.get("warned_cause"), 500))
+
+
 class CertRecord(Record):
     last_check: datetime | None = None
     last_attempt: datetime | None = None
@@ -188,6 +216,7 @@ class CertRecord(Record):
     # The last renewal or issuance that was verified end to end (for the fleet's metrics).
     last_success: datetime | None = None
     paused: Paused | None = None
+    rehearsal: Rehearsal | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -206,6 +235,7 @@ class CertRecord(Record):
             "ari": self.ari.to_json() if self.ari else None,
             "last_success": to_iso(self.last_success),
             "paused": self.paused.to_json() if self.paused else None,
+            "rehearsal": self.rehearsal.to_json() if self.rehearsal else None,
         }
 
     @classmethod
@@ -230,6 +260,7 @@ class CertRecord(Record):
             ari=AriRecord.from_json(data.get("ari")),
             last_success=from_iso(data.get("last_success")),
             paused=Paused.from_json(data.get("paused")),
+            rehearsal=Rehearsal.from_json(data.get("rehearsal")),
         )
 
 

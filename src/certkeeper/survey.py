@@ -14,7 +14,7 @@ from certkeeper.certbot import read_disk_keyed
 from certkeeper.certcache import CertCache, der_key
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.probe import ProbeResult, Probes, Target, probe_many
-from certkeeper.state import AriRecord, Paused
+from certkeeper.state import AriRecord, Paused, Rehearsal
 from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
 
@@ -31,6 +31,7 @@ class Row(Value):
     plan: policy.RenewalPlan | None = None
     ari: AriRecord | None = None  # the CA's cached answer, when it is about this certificate
     paused: Paused | None = None  # the CA refuses new orders for it (status reads state)
+    rehearsal: Rehearsal | None = None  # the last rehearsal against staging (status reads state)
 
 
 def connect_host(cfg: Config, sni: str) -> str:

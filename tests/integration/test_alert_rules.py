@@ -26,7 +26,7 @@ def promtool(*args: str, cwd: Path = TOP) -> subprocess.CompletedProcess[str]:
 def test_promtool_checks_the_rules() -> None:
     proc = promtool("check", "rules", str(RULES))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 8 rules found" in proc.stdout
+    assert "SUCCESS: 9 rules found" in proc.stdout
 
 
 def test_promtool_unit_tests_pass_for_90_and_6_day_certificates() -> None:
@@ -46,6 +46,7 @@ def test_rules_cover_the_issue_and_use_only_metrics_certkeeper_writes() -> None:
         "CertkeeperRenewalsFailing",
         "CertkeeperAgentQuiet",
         "CertkeeperOutboxNotDraining",
+        "CertkeeperRehearsalFailing",
     }
     assert alerts["CertkeeperServedNotDisk"]["for"] == "1h"
     assert alerts["CertkeeperOutboxNotDraining"]["for"] == "6h"

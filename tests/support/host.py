@@ -111,6 +111,9 @@ class Host:
             # CAA is asked of challtestsrv's DNS, which pebble itself resolves through.
             "ari": {"ca_file": str(self.pebble.ca_bundle)},
             "dns": {"nameserver": self.pebble.nameserver},
+            # Rehearsals would order at pebble on every first check; only the tests of
+            # rehearsals turn them on (extra_config).
+            "rehearsal": {"enabled": False},
         }
         write_config(self.root, self.services, **merged(own, self.extra_config))
 

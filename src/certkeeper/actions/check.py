@@ -35,8 +35,9 @@ from certkeeper.actions.common import unsent_warning
 from certkeeper.config import Config, Lineage, Service, select
 from certkeeper.log import get_logger
 from certkeeper.notify import Flushed, deliver
-from certkeeper.notify.events import Expiring, Failed, Renewed, new_nonce
+from certkeeper.notify.events import Event, Expiring, Failed, RehearsalFailed, Renewed, new_nonce
 from certkeeper.outcomes import Outcome, Skipped, Trouble, Warned, WouldAct
+from certkeeper.rehearsal import Send, rehearse_all
 from certkeeper.state import CertRecord, State
 from certkeeper.survey import Row, survey
 from certkeeper.times import now
@@ -400,7 +401,13 @@ def _locked_run(
             _unpause(state, services, flags, only, result)
             story.journal = _journal(cfg, state)
         report = run(story, services)
-        result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes]
+        # Rehearsals run in shadow too (they are the cutover's readiness check), where
+        # their cards are logged, not sent; never for a lineage certbot just ran for.
+        cards: list[Event] = []
+        acted = {e.cert_name for e in report.events if isinstance(e, Renewed | Failed)}
+        send = None if cfg.shadow else _card_sender(cfg, cards)
+        rehearsed = _rehearse(cfg, services, state, send, skip=acted)
+        result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes, *rehearsed]
         if cfg.shadow:
             shadow_log(report.outcomes, count(cfg.state_dir))
             result.lines.append(
@@ -410,12 +417,44 @@ def _locked_run(
         else:
             # After the renewals: notification trouble (a dead relay, a bad password, a
             # broken message) must never stand between a due certificate and certbot.
-            _flush_outbox(cfg, state, result, fresh={event_id(e) for e in report.events})
+            fresh = {event_id(e) for e in (*report.events, *cards)}
+            _flush_outbox(cfg, state, result, fresh=fresh)
         state.check_run = state_mod.CheckRun(now(), success=not result.failed)
         problem = _save(state)
         if problem:
             result.problems.append(problem)
         _write_metrics(cfg, state, report, only, result)
+
+
+def _rehearse(
+    cfg: Config,
+    services: tuple[Service, ...],
+    state: State,
+    send: Send | None,
+    skip: set[str] | None = None,
+) -> list[Outcome]:
+    """After the renewals, which a hanging staging server must never delay: each lineage's
+    rehearsal that the schedule says is due (a problem spooling its card is a Trouble).
+    Not the lineages in `skip`: certbot just ran for them, and their own card told it."""
+    if not cfg.rehearsal.enabled:
+        return []
+    if skip:
+        services = tuple(
+            svc.replace(lineages=tuple(ln for ln in svc.lineages if ln.cert_name not in skip))
+            for svc in services
+        )
+    done = rehearse_all(cfg, services, state, now, scheduled=True, send=send)
+    return [*done.outcomes, *(Trouble(p) for p in done.problems)]
+
+
+def _card_sender(cfg: Config, cards: list[Event]) -> Send:
+    from certkeeper.notify import spool
+
+    def send(event: RehearsalFailed) -> str | None:
+        cards.append(event)
+        return spool(cfg, event)
+
+    return send
 
 
 def _unpause(

@@ -66,7 +66,10 @@ def run(cfg: Config, only: str | None, now: datetime) -> StatusResult:
 
 
 def _paused(row: Row, rec: CertRecord | None) -> Row:
-    """A lineage the CA paused (as `check` recorded it) shows PAUSED, with the link."""
+    """A lineage the CA paused (as `check` recorded it) shows PAUSED, with the link; each
+    managed row carries its last rehearsal."""
+    if rec is not None and rec.rehearsal is not None and row.service.enabled:
+        row = row.replace(rehearsal=rec.rehearsal)
     if rec is None or rec.paused is None or not row.service.enabled:
         return row
     why = f"paused by the CA since {rec.paused.since:%Y-%m-%d %H:%M} UTC"

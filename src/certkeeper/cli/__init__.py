@@ -30,6 +30,7 @@ COMMANDS = {
     "install-hook": Lazy("install_hook", "Write certbot's deploy hook that runs deploy-hook."),
     "metrics": Lazy("metrics", "Every certificate and run fact, for Prometheus."),
     "notify": Lazy("notify", "Notices on every channel: test, flush, or list the outbox."),
+    "rehearse": Lazy("rehearse", "Rehearse the renewals now against the CA's staging server."),
     "report": Lazy("report", "Merge many hosts' `status --json` into one fleet table."),
     "status": Lazy("status", "What nginx serves, what is on disk, days left (Nagios plugin)."),
 }

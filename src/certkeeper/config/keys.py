@@ -9,6 +9,7 @@ one-line messages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -90,6 +91,16 @@ SECURITY_MODES = ("none", "starttls", "tls")
 # the key existed keeps renewing; the package's own config.yaml says shadow.
 MODES = ("shadow", "active")
 DEFAULT_WEBROOT = Path("/var/www/letsencrypt")
+STAGING_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+
+def acme_directory(value: str) -> str:
+    """An http(s) URL with no spaces or control characters: it becomes one argv item."""
+    text = names.plain_text(value)
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", text) or len(text) > 500:
+        raise ValueError("expected the ACME directory URL, e.g. " + STAGING_DIRECTORY)
+    return text
+
 
 # The global file, in the order of the README's table, `config show` and the known-key
 # lists of error messages. metrics_file and mode come last because they were added last,
@@ -203,6 +214,15 @@ GLOBAL_KEYS: tuple[Key, ...] = (
         " reloads or sends, and the deploy hook does nothing; `active`: it renews. See"
         " [docs/rollout.md](docs/rollout.md)", choices=MODES,
         shown="`active` (the package's config: `shadow`)"),
+    Key("rehearsal.enabled", "bool", True,
+        "`check` rehearses each managed certificate's renewal against the CA's staging"
+        " server (`certbot certonly --dry-run`): a broken challenge path, DNS or CAA is found"
+        " days before the real renewal. See [How it decides](docs/how-it-decides.md)"),
+    Key("rehearsal.server", "text", STAGING_DIRECTORY,
+        "the ACME directory rehearsals use; never the production CA's", check=acme_directory),
+    Key("rehearsal.every_days", "int", 7,
+        "rehearse when this many days passed since the last rehearsal, and once more when"
+        " the next renewal comes within as many days", lo=1, hi=90),
 )  # fmt: skip
 
 # One certbot_domains entry of a service file.

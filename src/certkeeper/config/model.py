@@ -91,6 +91,15 @@ class DnsSettings(Value):
     timeout_seconds: float
 
 
+@_defaults("rehearsal")
+class RehearsalSettings(Value):
+    """Rehearsals of each renewal against the CA's staging server: the `rehearsal:` section."""
+
+    enabled: bool
+    server: str
+    every_days: int
+
+
 @_defaults("notify.smtp")
 class SmtpSettings(Value):
     """Where notices are sent: the `notify.smtp:` section."""
@@ -184,6 +193,7 @@ class Config(Value):
     ari: AriSettings
     ca: CaSettings
     dns: DnsSettings
+    rehearsal: RehearsalSettings
     # Where `check` writes the Prometheus metrics; None: nowhere.
     metrics_file: Path | None
     # "shadow": decide and say, never renew, link, reload or send. "active": renew.

@@ -17,6 +17,7 @@ from certkeeper.notify.events import (
     Event,
     Expiring,
     Failed,
+    RehearsalFailed,
     Reloaded,
     Renewed,
     TestNotice,
@@ -71,6 +72,8 @@ def subject(event: Event | TestNotice, hostname: str) -> str:
             )
         case Reloaded():
             return f"[SUCCESS] {hostname} {DASH} Nginx reloaded for {domain}"
+        case RehearsalFailed():
+            return f"[WARNING] {hostname} {DASH} Renewal will fail for {domain}"
     raise TypeError(f"not an event: {event!r}")  # pragma: no cover
 
 
@@ -86,6 +89,8 @@ def body(event: Event | TestNotice) -> str:
             lines = _expiring(event)
         case Reloaded():
             lines = _reloaded(event)
+        case RehearsalFailed():
+            lines = _rehearsal(event)
     return "\n".join(lines) + "\n"
 
 
@@ -259,6 +264,29 @@ def _reloaded(e: Reloaded) -> list[str]:
         "",
         "Action Required: None, but check why the deploy hook did not reload nginx "
         "(journalctl -t certbot-deploy -n 50).",
+    ]
+
+
+def _rehearsal(e: RehearsalFailed) -> list[str]:
+    output = "\n".join(e.output.splitlines()[-ERROR_OUTPUT_LINES:]) or "(certbot printed nothing)"
+    return [
+        f"The renewal of {e.domains[0]} due on {date(e.renewal_due)} will fail unless fixed.",
+        f"A rehearsal against the CA's staging server failed: {e.reason}",
+        f"Cert name: {e.cert_name}",
+        f"Rehearsed at: {iso(e.at)}",
+        f"Staging server: {e.server}",
+        _domains_line(e.domains),
+        "",
+        "The live certificate, nginx and the production CA were not touched; the current",
+        "certificate keeps being served until then.",
+        "",
+        f"First: sudo certkeeper doctor {e.service}",
+        f"Then, after the fix: sudo certkeeper rehearse {e.service}",
+        "",
+        "certbot's output:",
+        output,
+        "",
+        "Action Required: fix the cause before the renewal is due",
     ]
 
 

@@ -86,7 +86,21 @@ class Reloaded(_About):
     kind = "reloaded"
 
 
-Event = Renewed | Failed | Expiring | Reloaded
+@dataclass(frozen=True)
+class RehearsalFailed(_About):
+    """A rehearsal against the staging server failed: the next renewal will fail too."""
+
+    service: str
+    renewal_due: datetime | None  # when the real renewal falls due
+    reason: str  # the CA's reason, or what certbot said last
+    output: str
+    server: str
+    nonce: str = ""
+
+    kind = "rehearsal"
+
+
+Event = Renewed | Failed | Expiring | Reloaded | RehearsalFailed
 
 
 @dataclass(frozen=True)

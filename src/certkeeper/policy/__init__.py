@@ -36,6 +36,7 @@ from certkeeper.policy.profiles import (
     profile_drift,
     profile_lifetime,
 )
+from certkeeper.policy.rehearsal import rehearsal_card, rehearsal_cause, rehearsal_due
 from certkeeper.policy.renewal import (
     SHORT_LIFETIME,
     Action,
@@ -104,6 +105,9 @@ __all__ = [
     "profile_drift",
     "profile_lifetime",
     "rate_limit_backoff",
+    "rehearsal_card",
+    "rehearsal_cause",
+    "rehearsal_due",
     "renewal_due",
     "renewal_plan",
     "renewal_window",

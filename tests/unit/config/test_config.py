@@ -62,7 +62,7 @@ def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
             {"jiter_seconds": 5},
             "jiter_seconds: unknown key (did you mean 'jitter_seconds'?); known keys: hostname, "
             "services_dir, state_dir, lock_file, lock_timeout_seconds, jitter_seconds, certbot, "
-            "nginx, probe, notify, ari, ca, dns, metrics_file, mode",
+            "nginx, probe, notify, ari, ca, dns, metrics_file, mode, rehearsal",
         ),
         (
             {"notify": {"smtp": {"security": "starttsl"}}},
