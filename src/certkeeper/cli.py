@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from certkeeper.config import Config
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=cli_base.ShortErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="certkeeper")
 @click.option(
     "--config",

@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Concatenate, NoReturn, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec
 
 import click
 
@@ -164,3 +164,43 @@ def this_certkeeper(obj: Ctx) -> list[str]:
     if obj.config_arg:
         argv += ["--config", str(Path(obj.config_arg).absolute())]
     return argv
+
+
+# A usage error quotes what was typed (an unknown command, option or value); a word past
+# this many characters is cut, so a 100 kB argument never comes back whole.
+ECHO_CHARS = 60
+
+
+def short_echo(message: str) -> str:
+    """`message` with every word longer than ECHO_CHARS cut to it (ending in "...") and
+    every control or invisible character escaped: click quotes some values with repr()
+    but joins extra arguments as they are."""
+    from certkeeper.terminal import line
+
+    words = message.split(" ")
+    cut = [w if len(w) <= ECHO_CHARS else w[: ECHO_CHARS - 3] + "..." for w in words]
+    return line(" ".join(cut))
+
+
+def _shortened(exc: click.ClickException) -> click.ClickException:
+    text = short_echo(exc.format_message())
+    if isinstance(exc, click.UsageError):
+        return click.UsageError(text, exc.ctx)
+    return click.ClickException(text)  # click's other errors all exit 1, as this one
+
+
+class ShortErrors(click.Group):
+    """The root group: a usage error, raised while parsing the command line of the root
+    or of any subcommand, is shortened on its way to the terminal."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as exc:
+            raise _shortened(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            raise _shortened(exc) from None
