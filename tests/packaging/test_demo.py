@@ -72,8 +72,9 @@ def test_demo_runs_end_to_end_and_cleans_up() -> None:
     # The expiry columns read alike to the minute: the serials tell the two apart.
     serials = re.search(r"nginx serves serial (\w+), the disk holds serial (\w+)", third)
     assert serials and serials.group(1) != serials.group(2), third
-    assert "api: nginx was serving an old certificate; reloaded and verified" in third
-    assert f"Subject: [SUCCESS] demo-host {DASH} Nginx reloaded for api.demo.test" in third
+    assert "api: renewed; nginx now serves it" in third
+    assert f"Subject: [SUCCESS] demo-host {DASH} Cert renewed for api.demo.test" in third
+    assert "renewed by certbot outside certkeeper" in third
 
     # 4. The challenge location gone: certbot fails, the ERROR card names the step.
     fourth = section(out, "4. ")
