@@ -85,8 +85,12 @@ def certbot_in_background(host: Host) -> subprocess.Popen[str]:
 def wait_for_new_disk_serial(host: Host, old: int | None, certbot: subprocess.Popen[str]) -> int:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        serial = host.disk_serial("shop")
+        try:
+            serial = host.disk_serial("shop")
+        except (OSError, ValueError):  # certbot is swapping the links right now
+            serial = None
         if serial not in (None, old):
+            assert serial is not None
             return serial
         assert certbot.poll() is None, certbot.communicate()[0]
         time.sleep(0.1)
