@@ -6,7 +6,8 @@ Encrypt's. Then, with the real `certkeeper` commands a user runs:
 
 1. issues certificates for two services (two "Cert issued" cards);
 2. renews one that became due (the "Cert renewed" card);
-3. repairs a MISMATCH: certbot renewed on its own and nobody reloaded nginx ("Nginx reloaded");
+3. repairs a MISMATCH: certbot renewed on its own and nobody reloaded nginx: check deploys,
+   verifies and tells the renewal it was (one "Cert renewed" card);
 4. fails a renewal because nginx lost its challenge location (the ERROR card);
    and `certkeeper doctor` finds the broken challenge path;
 5. renews with the mail server down: the notice waits in the outbox, `notify outbox` shows it,
@@ -369,7 +370,9 @@ def main(keep: bool) -> int:
         certbot_renews_alone(certbot, sandbox, pebble.directory, "api", env)
         certkeeper(config, "status", "--only", "api", env=env)
         served_and_disk_serials(config, "api", env)
-        say("check runs `nginx -t`, reloads, and proves with a probe that nginx serves it")
+        say(
+            "check runs `nginx -t`, reloads, proves that nginx serves it, and tells the renewal once"
+        )
         certkeeper(config, "check", "--no-jitter", env=env)
         board.show()
 

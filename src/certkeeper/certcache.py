@@ -88,8 +88,8 @@ def _entry(raw: object) -> Known | None:
     if not isinstance(der, str) or not _HEX64.match(der):
         return None
     not_before, not_after = _when(raw["not_before"]), _when(raw["not_after"])
-    if not_before is None or not_after is None:
-        return None
+    if not_before is None or not_after is None or not_before > not_after:
+        return None  # x509info never reads such a period from a certificate either
     info = CertInfo(
         serial=serial,
         not_before=not_before,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +27,20 @@ def to_iso(moment: datetime | None) -> str | None:
     return iso_or_none(moment)
 
 
-# Times outside this span are not ours: a forged or corrupted field, ignored rather than
-# allowed to overflow date arithmetic or hold a renewal back for a century.
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 # state.json is a few KiB per certificate; anything far larger is not ours either.
 MAX_STATE_BYTES = 16 << 20
 
 
 def from_iso(text: Any) -> datetime | None:
     """A UTC time as certkeeper writes it, or None for anything else (a naive time, a
-    bare date, a far-off year): one bad field is ignored, never the whole run."""
-    moment = times.from_iso(text)
-    return moment if moment is not None and _EARLIEST <= moment < _LATEST else None
+    bare date, a year outside times.EARLIEST..LATEST): one bad field is ignored, never
+    the whole run."""
+    return times.from_iso(text)
+
+
+def _serial(value: Any) -> str | None:
+    """A certificate serial as certkeeper writes it (lowercase hex, at most 64 digits)."""
+    return value if isinstance(value, str) and len(value) <= 64 and _is_hex(value) else None
 
 
 def _text(value: Any, limit: int = 2000) -> str | None:
@@ -91,9 +92,7 @@ class Intent(Record):
             or len(nonce) > 32
         ):
             return None
-        if not (isinstance(serial, str) and len(serial) <= 64 and _is_hex(serial)):
-            serial = None
-        return cls(action, started, nonce, serial, from_iso(data.get("before_expiry")))
+        return cls(action, started, nonce, _serial(serial), from_iso(data.get("before_expiry")))
 
 
 def _is_hex(text: str) -> bool:
@@ -217,6 +216,9 @@ class CertRecord(Record):
     last_success: datetime | None = None
     paused: Paused | None = None
     rehearsal: Rehearsal | None = None
+    # The serial of the last certificate whose renewal or issuance was told (a SUCCESS card
+    # from check or from the deploy hook): one renewal is one story, whoever deploys it.
+    told_serial: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -236,6 +238,7 @@ class CertRecord(Record):
             "last_success": to_iso(self.last_success),
             "paused": self.paused.to_json() if self.paused else None,
             "rehearsal": self.rehearsal.to_json() if self.rehearsal else None,
+            "told_serial": self.told_serial,
         }
 
     @classmethod
@@ -261,6 +264,7 @@ class CertRecord(Record):
             last_success=from_iso(data.get("last_success")),
             paused=Paused.from_json(data.get("paused")),
             rehearsal=Rehearsal.from_json(data.get("rehearsal")),
+            told_serial=_serial(data.get("told_serial")),
         )
 
 

@@ -138,7 +138,7 @@ def test_nginx_config_broken_after_renewal_means_no_reload(host: Host) -> None:
     assert "nginx was NOT reloaded" in body
 
 
-def test_mismatch_is_repaired_by_reloading(host: Host) -> None:
+def test_renewal_nobody_deployed_is_deployed_and_told_as_the_renewal_it_was(host: Host) -> None:
     issue(host)
     old = host.served_serial(SHOP[0])
     # certbot renews by hand with hooks off: the classic "renewed but never reloaded".
@@ -152,9 +152,40 @@ def test_mismatch_is_repaired_by_reloading(host: Host) -> None:
     assert proc.returncode == 0, dump(proc)
     assert host.served_serial(SHOP[0]) == disk == host.served_serial(SHOP[1])
     [mail] = host.mails
-    assert mail["Subject"] == "[SUCCESS] testhost \u2013 Nginx reloaded for shop.example.test"
+    assert mail["Subject"] == "[SUCCESS] testhost \u2013 Cert renewed for shop.example.test"
+    assert "renewed by certbot outside certkeeper" in mail.get_content()
     assert format(old, "x") in mail.get_content()
     assert host.run("status").returncode == 0
+
+
+def test_missed_reload_of_a_told_certificate_is_repaired_by_reloading(host: Host) -> None:
+    issue(host)
+    renewed = host.certbot_renew("--no-directory-hooks")
+    assert renewed.returncode == 0, renewed.stderr
+    assert host.check().returncode == 0  # told as the renewal it was
+    host.smtp.catcher.raw.clear()
+    told = host.disk_serial("shop")
+    # Someone reloads nginx while its links point at the old files, then puts them back.
+    links = {
+        host.nginx.certs_dir / "shop.fullchain.crt": "fullchain1.pem",
+        host.nginx.certs_dir / "shop.key": "privkey1.pem",
+    }
+    targets = {link: link.readlink() for link in links}
+    for link, old_file in links.items():
+        link.unlink()
+        link.symlink_to(host.le / "archive" / "shop" / old_file)
+    host.nginx.reload()
+    for link, target in targets.items():
+        link.unlink()
+        link.symlink_to(target)
+    old = host.served_serial(SHOP[0])
+    assert old not in (None, told)
+    proc = host.check()
+    assert proc.returncode == 0, dump(proc)
+    assert host.served_serial(SHOP[0]) == told == host.served_serial(SHOP[1])
+    [mail] = host.mails
+    assert mail["Subject"] == "[SUCCESS] testhost \u2013 Nginx reloaded for shop.example.test"
+    assert format(old, "x") in mail.get_content()
 
 
 def test_renewal_outside_certbots_own_window_is_forced(host: Host) -> None:

@@ -202,9 +202,84 @@ def act(
         attempt = replace(attempt, notes=(*attempt.notes, problem))
     if action is policy.Action.REDEPLOY:
         assert disk is not None
-        stale = {c.serial_hex for c in seen.served if c and c.serial != disk.serial}
-        return redeploy(cfg, attempt, disk, tuple(sorted(stale)), probe), None
-    return renew(cfg, svc, attempt, disk, probe, issue=action is policy.Action.ISSUE)
+        event = repair(cfg, attempt, disk, seen, rec, probe)
+        return event, None
+    event, backoff = renew(cfg, svc, attempt, disk, probe, issue=action is policy.Action.ISSUE)
+    if isinstance(event, Renewed):
+        mark_told(cfg, attempt.lineage.cert_name, rec)
+    return event, backoff
+
+
+def mark_told(cfg: Config, cert_name: str, rec: CertRecord) -> None:
+    """Remember the serial whose renewal is being told (the one the probe just saw
+    served), so certbot's deploy hook arriving after this run, or a later MISMATCH, does
+    not tell the same renewal again."""
+    disk, _ = certbot.read_disk(cfg, cert_name)
+    if disk is not None:
+        rec.told_serial = disk.serial_hex
+
+
+def renewed_outside(
+    cfg: Config, cert_name: str, disk: CertInfo, rec: CertRecord
+) -> CertInfo | None:
+    """The certificate that a renewal made outside certkeeper replaced, when the newer
+    certificate on disk is such a renewal: certbot's timer or a person renewed (archive/
+    holds certN-1.pem beside it) and nobody has told it yet. None for a plain missed reload."""
+    if disk.serial_hex == rec.told_serial:
+        return None
+    return certbot.previous_cert(certbot.live_dir(cfg, cert_name))
+
+
+def repair(
+    cfg: Config,
+    attempt: deploy.Attempt,
+    disk: CertInfo,
+    seen: Seen,
+    rec: CertRecord,
+    probe: deploy.Probe,
+) -> Event:
+    """MISMATCH: nginx serves an older certificate than the disk. A renewal nobody told
+    yet is told as the renewal it was; anything else is a missed reload."""
+    stale = tuple(sorted({c.serial_hex for c in seen.served if c and c.serial != disk.serial}))
+    previous = renewed_outside(cfg, attempt.lineage.cert_name, disk, rec)
+    if previous is None:
+        return redeploy(cfg, attempt, disk, stale, probe)
+    event = deploy_outside_renewal(cfg, attempt, disk, previous, stale, probe)
+    if isinstance(event, Renewed):
+        rec.told_serial = disk.serial_hex
+    return event
+
+
+def deploy_outside_renewal(
+    cfg: Config,
+    attempt: deploy.Attempt,
+    disk: CertInfo,
+    previous: CertInfo,
+    stale: tuple[str, ...],
+    probe: deploy.Probe,
+) -> Event:
+    """certbot renewed on its own and nobody deployed it yet: deploy, verify and tell it
+    as the renewal it was. The deploy hook, arriving after, finds it told and steps aside."""
+    serving = ", ".join(stale) or previous.serial_hex
+    note = (
+        "renewed by certbot outside certkeeper (its timer or a person); deployed and "
+        f"verified by certkeeper check (nginx was serving serial {serving})"
+    )
+    told = replace(attempt, notes=(*attempt.notes, note))
+
+    def renewed(cert: CertInfo, _not_served: tuple[str, ...]) -> Event:
+        return Renewed(
+            cert_name=attempt.lineage.cert_name,
+            domains=attempt.lineage.domains,
+            at=attempt.at,
+            previous_expiry=previous.not_after,
+            new_expiry=cert.not_after,
+            new_not_before=cert.not_before,
+            notes=told.notes,
+            nonce=attempt.nonce,
+        )
+
+    return deploy.deploy_and_verify(cfg, told, disk, renewed, probe=probe)
 
 
 def _refused(
@@ -367,10 +442,12 @@ def recover(story: Story, lineage: Lineage, rec: CertRecord) -> None:
     disk, error = certbot.read_disk(cfg, lineage.cert_name)
     event: Event
     if intent.action == "redeploy" and disk is not None:
-        event = redeploy(cfg, attempt, disk, (), probe)
+        event = repair(cfg, attempt, disk, Seen(disk, None, [], ()), rec, probe)
     elif disk is not None and disk.serial_hex != intent.before_serial:
         # certbot finished before the kill: deploying again is idempotent, then verify.
         event = after_certbot(cfg, attempt, None, probe, issue=intent.action == "issue")
+        if isinstance(event, Renewed):
+            mark_told(cfg, lineage.cert_name, rec)
     else:
         expiry = intent.before_expiry or (disk.not_after if disk else None)
         event = deploy.failure(

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from certkeeper import certbot, deploy, names, policy
 from certkeeper.config import Config
@@ -24,6 +25,9 @@ from certkeeper.survey import probe_domains
 from certkeeper.times import now
 from certkeeper.x509info import CertInfo
 
+if TYPE_CHECKING:
+    from certkeeper.state import State
+
 
 @dataclass
 class HookResult:
@@ -33,6 +37,8 @@ class HookResult:
     undelivered: list[tuple[str, str, bool]] = field(default_factory=list)
     # The notice could not even be written to the outbox: nobody will hear of this.
     lost: bool = False
+    # The serial a SUCCESS told: recorded so that `check` never tells this renewal again.
+    serial: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -100,13 +106,29 @@ def run(cfg: Config, renewed_lineage: str | None, at: datetime) -> HookResult:
         cfg, attempt, disk, renewed, probe=probe, unreadable=error or "no certificate on disk"
     )
     if not isinstance(event, Failed):
-        return HookResult(f"{cert_name}: deployed and verified", event)
+        return HookResult(
+            f"{cert_name}: deployed and verified", event, serial=disk.serial_hex if disk else None
+        )
     # "Current expiry" is what clients see: the earliest of what nginx still serves
     # for the names, the certificate this renewal replaced, and the disk.
     served = [r.cert for r in probe(list(lineage.domains)) if r.covered]
     current = policy.earliest(previous, *served) or disk
     event = replace(event, current_expiry=current.not_after if current else None)
     return HookResult(f"{cert_name}: {event.step} failed", event)
+
+
+def already_told(cfg: Config, state: State, renewed_lineage: str | None) -> str | None:
+    """Why the hook steps aside: a `check` that ran while this hook waited for the lock
+    already deployed, verified and told this very certificate (one renewal, one story)."""
+    cert_name = lineage_name(cfg, renewed_lineage)
+    rec = state.certs.get(cert_name)
+    disk, _ = certbot.read_disk(cfg, cert_name)
+    if rec is None or disk is None or rec.told_serial != disk.serial_hex:
+        return None
+    return (
+        f"{cert_name}: certkeeper check already deployed, verified and told this renewal "
+        f"(serial {disk.serial_hex}); nothing to do"
+    )
 
 
 def deploy_hook(cfg: Config, renewed_lineage: str | None) -> HookResult:
@@ -131,11 +153,17 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> HookResult:
         # check tells this story itself, so the hook says what it saw and succeeds.
         return HookResult(outcome.message)
     with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "deploy-hook"):
+        state = state_mod.load(cfg.state_dir, now())
+        told = already_told(cfg, state, renewed_lineage)
+        if told is not None:
+            log.info("deploy_hook.already_told", message=told)
+            return HookResult(told)
         outcome = run(cfg, renewed_lineage, now())
         log.info("deploy_hook", message=outcome.message)
         if outcome.event is None:
             return outcome
-        state = state_mod.load(cfg.state_dir, now())
+        if outcome.serial is not None:
+            state.cert(lineage_name(cfg, renewed_lineage)).told_serial = outcome.serial
         # The same path as check: the notice to the outbox, then the whole outbox out.
         lost = spool(cfg, outcome.event)
         delivery = deliver(cfg, state, now())

@@ -37,6 +37,23 @@ COMMANDS = {
 
 
 class LazyGroup(click.Group):
+    """The root: commands imported when run, and usage errors of its own (an unknown
+    command, a bad global option) shortened as the commands' are."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise wrapper.shortened(exc) from None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            raise wrapper.shortened(exc) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 

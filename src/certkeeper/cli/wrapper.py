@@ -89,7 +89,7 @@ class Command(click.Command):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            raise _exits(exc, self.contract.usage) from None
+            raise _exits(shortened(exc), self.contract.usage) from None
 
     def invoke(self, ctx: click.Context) -> None:
         log.configure(tag=self.tag, verbose=ctx.ensure_object(Run).verbose)
@@ -137,7 +137,7 @@ def guarded(body: Callable[[], int], contract: Contract, tag: str = "certkeeper"
     try:
         return body()
     except click.UsageError as exc:  # a bad option value the body found (report's --max-age)
-        raise _exits(exc, contract.usage) from None
+        raise _exits(shortened(exc), contract.usage) from None
     except ConfigError as exc:
         return _said(exc.problems, contract.config)
     except HookRefused as exc:  # certbot shows the hook's output under its own name
@@ -162,6 +162,27 @@ def guarded(body: Callable[[], int], contract: Contract, tag: str = "certkeeper"
             ],
             contract.failed,
         )
+
+
+# A usage error quotes what was typed (an unknown command, option or value); a word past
+# this many characters is cut, so a 100 kB argument never comes back whole.
+ECHO_CHARS = 60
+
+
+def short_echo(message: str) -> str:
+    """`message` with every word longer than ECHO_CHARS cut to it (ending in "...") and
+    every control or invisible character escaped: click quotes some values with repr()
+    but joins extra arguments as they are."""
+    words = message.split(" ")
+    cut = [w if len(w) <= ECHO_CHARS else w[: ECHO_CHARS - 3] + "..." for w in words]
+    return terminal.line(" ".join(cut))
+
+
+def shortened(exc: click.UsageError) -> click.UsageError:
+    """The same usage error, its echo of the command line shortened (short_echo)."""
+    short = click.UsageError(short_echo(exc.format_message()), exc.ctx)
+    setattr(short, "exit_code", exc.exit_code)  # noqa: B010 - click reads the instance's
+    return short
 
 
 def _exits(exc: click.UsageError, code: int) -> click.UsageError:

@@ -25,6 +25,9 @@ MAX_YAML_NODES = 100_000
 # hold something it should not (a password pasted into the wrong key), and repr()
 # escapes control characters and bidi overrides on the way.
 SHOW_CHARS = 60
+# A path is shown whole in the messages about its file (cut, it would name no file), so
+# it is bounded here instead: PATH_MAX on Linux.
+MAX_PATH_CHARS = 4096
 
 
 def show(value: Any) -> str:
@@ -206,7 +209,12 @@ class Checker:
             return key.default
         if isinstance(value, Path):
             return value
-        if not isinstance(value, str) or not value or names.has_control_chars(value):
+        if (
+            not isinstance(value, str)
+            or not value
+            or len(value) > MAX_PATH_CHARS
+            or names.has_control_chars(value)
+        ):
             self.bad(label, value, "a file system path")
             return key.default
         # Lexically normalised, never resolved: resolving would follow a symlink planted

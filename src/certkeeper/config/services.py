@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from certkeeper import names
-from certkeeper.config.checker import Checker, load_yaml
+from certkeeper.config.checker import Checker, load_yaml, show
 from certkeeper.config.keys import SERVICE_KEYS, Key, children
 from certkeeper.config.model import Lineage, Link, Service
 from certkeeper.errors import ConfigError
@@ -37,7 +37,7 @@ def check_candidate(folder: Path, candidate: Path, name: str) -> tuple[Service, 
     try:
         names.path_component(name)
     except ValueError as exc:
-        raise ConfigError([f"--as {name!r}: expected a service name: {exc}"]) from None
+        raise ConfigError([f"--as {show(name)}: expected a service name: {exc}"]) from None
     others, warnings = _read_folder(folder, skip=target)
     service = load_service(candidate, as_file=target)
     clashes = _cross_checks([*others, service])
@@ -77,10 +77,10 @@ def _read_folder(folder: Path, skip: Path | None) -> tuple[list[Service], list[s
 
 # What two files (or two entries) must not share, and how to say it.
 _CLASHES = {
-    "service": "service name {value!r} is also used by {other}: expected one file per service",
-    "cert": "certbot_domains[{i}].cert_name = {value!r}: expected a cert_name not already"
+    "service": "service name {value} is also used by {other}: expected one file per service",
+    "cert": "certbot_domains[{i}].cert_name = {value}: expected a cert_name not already"
     " used by {other}",
-    "link": "certbot_services[{i}].name = {value!r}: expected a name not already used by"
+    "link": "certbot_services[{i}].name = {value}: expected a name not already used by"
     " {other} (the nginx symlinks would collide)",
 }
 
@@ -97,7 +97,7 @@ def _cross_checks(services: list[Service]) -> list[tuple[Path, str]]:
             other = seen.get((kind, value))
             seen[(kind, value)] = svc.file
             if other is not None:
-                text = _CLASHES[kind].format(i=i, value=value, other=other)
+                text = _CLASHES[kind].format(i=i, value=show(value), other=other)
                 problems.append((svc.file, f"{svc.file}: {text}"))
     return problems
 
@@ -118,7 +118,7 @@ def load_service(file: Path, as_file: Path | None = None) -> Service:
     try:
         names.path_component(name)
     except ValueError as exc:
-        chk.problems.append(f"{file}: service name (the file name) {name!r}: expected {exc}")
+        chk.problems.append(f"{file}: service name (the file name) {show(name)}: expected {exc}")
     values = {key.field: chk.read(ours, key, "") for key in SERVICE_KEYS}
     # An ACME account is needed to issue; an explicit null is the group_vars way of
     # saying "none", and is let through for a service that never issues.
@@ -204,7 +204,7 @@ def select(cfg: Config, only: str | None) -> tuple[Service, ...]:
     certs = ", ".join(lin.cert_name for svc in cfg.services for lin in svc.lineages) or "(none)"
     raise ConfigError(
         [
-            f"--only = {only!r}: expected a service file in {cfg.services_dir} or a cert_name; "
+            f"--only = {show(only)}: expected a service file in {cfg.services_dir} or a cert_name; "
             f"services: {known}; cert_names: {certs}"
         ]
     )

@@ -66,9 +66,14 @@ def rate_limit_backoff(output: str, now: datetime) -> datetime | None:
     if match:
         try:
             stamp = datetime.fromisoformat(match.group(1).replace(" ", "T"))
-            return stamp.replace(tzinfo=now.tzinfo)
+            stamp = stamp.replace(tzinfo=now.tzinfo)
         except ValueError:
             pass
+        else:
+            # certbot's output is outside input: a year 9999 is no back-off Let's
+            # Encrypt gives, and the card must not promise it (a past one holds nothing).
+            if stamp <= now + MAX_BACKOFF:
+                return stamp
     return now + DEFAULT_RATE_LIMIT_BACKOFF
 
 

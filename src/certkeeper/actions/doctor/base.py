@@ -11,6 +11,7 @@ from pathlib import Path
 
 from certkeeper import names
 from certkeeper.config import Config, Lineage, Service
+from certkeeper.config.checker import show
 
 DEFAULT_BUDGET_SECONDS = 20.0
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
@@ -97,13 +98,15 @@ def parse_resolve(values: tuple[str, ...]) -> dict[str, str]:
     for value in values:
         name, sep, addr = value.partition(":")
         if not sep:
-            raise ValueError(f"{value!r}: expected NAME:ADDR, e.g. shop.example.com:203.0.113.7")
+            raise ValueError(
+                f"{show(value)}: expected NAME:ADDR, e.g. shop.example.com:203.0.113.7"
+            )
         try:
             found[names.dns_name(name, allow_wildcard=False)] = str(
                 ipaddress.ip_address(addr.strip("[]"))
             )
         except ValueError:
             raise ValueError(
-                f"{value!r}: expected NAME:ADDR with a DNS name and an IP address"
+                f"{show(value)}: expected NAME:ADDR with a DNS name and an IP address"
             ) from None
     return found
