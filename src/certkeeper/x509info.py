@@ -7,7 +7,7 @@ certificate whose DER bytes equal the disk one's is that certificate).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from certkeeper.value import Value
@@ -42,6 +42,18 @@ def name_matches(pattern: str, domain: str) -> bool:
     return False
 
 
+def _utc(cert: object, name: str) -> datetime:
+    """The certificate's `name` date, timezone-aware. cryptography 42 added the `*_utc`
+    properties and deprecated the naive ones; Debian 12 (38) and Ubuntu 24.04 (41) have
+    only the naive ones, which are UTC."""
+    aware = getattr(cert, f"{name}_utc", None)
+    if isinstance(aware, datetime):
+        return aware
+    naive = getattr(cert, name)
+    assert isinstance(naive, datetime)
+    return naive.replace(tzinfo=UTC)
+
+
 def _from_cert(cert: object) -> tuple[CertInfo, bytes]:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -64,8 +76,8 @@ def _from_cert(cert: object) -> tuple[CertInfo, bytes]:
 
     info = CertInfo(
         serial=cert.serial_number,
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
+        not_before=_utc(cert, "not_valid_before"),
+        not_after=_utc(cert, "not_valid_after"),
         issuer=issuer,
         sans=sans,
         aki=aki,
