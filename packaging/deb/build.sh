@@ -56,7 +56,7 @@ chmod 0644 "$doc/changelog.gz"
 install -D -m 0644 "$here/debian/lintian-overrides" "$stage/usr/share/lintian/overrides/certkeeper"
 
 # 3. Control files.
-for script in postinst prerm postrm; do
+for script in preinst postinst prerm postrm; do
     install -m 0755 "$here/debian/$script" "$stage/DEBIAN/$script"
 done
 cat > "$stage/DEBIAN/conffiles" <<CONF
