@@ -39,6 +39,7 @@ def test_lintian_reports_no_errors_warnings_or_unused_overrides(deb: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the first of the session debootstraps its release in setup
 def test_install_run_upgrade_remove_purge(deb: Path, root: Path) -> None:
     shutil.copy(deb, root / "tmp" / deb.name)
     # certbot already pulled python3-cryptography; nothing in the root needs these two.
