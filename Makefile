@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv prereqs prereqs-demo test lint floor unit e2e demo deb bench clean config-table
+.PHONY: all venv prereqs prereqs-demo test quick floor lint unit e2e demo demo-stop deb bench clean \
+  config-table
 
 all: test
 
@@ -40,12 +41,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests demo benchmarks
 	$(BIN)/mypy
 
+TEST_WORKERS ?= 4
+
 # The oldest libraries the .deb runs on (Debian 12's python3-click, -cryptography, -yaml,
-# -structlog; pyproject's floors), from PyPI at exactly those versions, in their own venv.
+# -structlog, -dnspython; pyproject's floors), from PyPI at exactly those versions, in
+# their own venv.
 # PyYAML 6.0 predates Python 3.11's wheels: its sdist builds only with Cython < 3.
 FLOOR_VENV ?= .venv-floor
-FLOOR_PINS := click==8.1.3 cryptography==38.0.4 pyyaml==6.0 structlog==22.3.0
-FLOOR_TOOLS := pytest pytest-timeout freezegun hypothesis trustme aiosmtpd prometheus_client
+FLOOR_PINS := click==8.1.3 cryptography==38.0.4 pyyaml==6.0 structlog==22.3.0 dnspython==2.3.0
+FLOOR_TOOLS := pytest pytest-timeout pytest-xdist freezegun hypothesis trustme aiosmtpd prometheus_client
 FLOOR_STAMP := $(FLOOR_VENV)/.installed
 
 $(FLOOR_STAMP): pyproject.toml Makefile
@@ -57,8 +61,8 @@ $(FLOOR_STAMP): pyproject.toml Makefile
 	$(FLOOR_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(FLOOR_STAMP)
 
-# The pure and socket tiers (tests/unit, tests/integration) on those versions: no pebble,
-# nginx, certbot or Ansible there. The pins are checked first, so a resolver that moved
+# The pure and socket tiers (tests/conftest.py) on those versions: no pebble, nginx,
+# certbot or Ansible there. The pins are checked first, so a resolver that moved
 # one can never pass for the floor.
 floor: $(FLOOR_STAMP)
 	$(FLOOR_VENV)/bin/python -c 'import sys, importlib.metadata as m; \
@@ -66,15 +70,34 @@ floor: $(FLOOR_STAMP)
 	  got = {n: m.version(n) for n in pins}; \
 	  sys.exit(0 if got == pins else f"floor venv: {got} is not {pins}")' $(FLOOR_PINS)
 	PATH="$(abspath $(FLOOR_VENV))/bin:$$PATH" $(FLOOR_VENV)/bin/pytest -p no:cacheprovider \
-	  tests/unit tests/integration $(PYTEST_ARGS)
+	  -n $(TEST_WORKERS) -m "pure or socket" -q $(PYTEST_ARGS)
 
-# The whole suite: unit, integration against real TLS/SMTP servers, e2e against
-# pebble + nginx + certbot, packaging; then the pure and socket tiers again on the oldest
-# supported libraries. Nothing is skipped.
+# The whole suite, all four tiers (tests/conftest.py): pure, socket, peers (pebble + nginx +
+# certbot), packaging. Nothing is skipped. The tests mostly wait on peers, so more workers
+# than cores pay; each packaging module runs in one of them, in turn. Before it, the pure
+# and socket tiers on the oldest supported libraries (make floor).
 test: prereqs
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory floor
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -p no:cacheprovider \
+	  -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# In a minute, before a commit: lint, types, and the pure and socket tiers, from a venv
+# without certbot, Ansible or any Debian peer.
+QUICK_VENV  := .venv-quick
+QUICK_STAMP := $(QUICK_VENV)/.installed
+$(QUICK_STAMP): pyproject.toml
+	@rm -rf $(QUICK_VENV)
+	$(PYTHON) -m venv $(QUICK_VENV)
+	$(QUICK_VENV)/bin/pip install --quiet -e '.[quick]'
+	touch $(QUICK_STAMP)
+
+quick: $(QUICK_STAMP)
+	$(QUICK_VENV)/bin/ruff check src tests demo benchmarks
+	$(QUICK_VENV)/bin/ruff format --check src tests demo benchmarks
+	$(QUICK_VENV)/bin/mypy
+	PATH="$(abspath $(QUICK_VENV)/bin):$$PATH" $(QUICK_VENV)/bin/pytest -p no:cacheprovider \
+	  -n $(TEST_WORKERS) -m "pure or socket" -q $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
@@ -82,10 +105,26 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
+# The demo's own venv holds only what it runs: certkeeper, certbot, aiosmtpd and trustme.
+DEMO_VENV  := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+$(DEMO_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || { \
+	  echo "$(PYTHON) cannot make a venv (no ensurepip). As root, run:" >&2; \
+	  echo "  apt-get install -y python3-venv" >&2; exit 1; }
+	@rm -rf $(DEMO_VENV)
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install --quiet -e '.[demo]'
+	touch $(DEMO_STAMP)
+
 # prereqs first (it may install python3-venv), then the venv: a sub-make keeps that order.
+# KEEP=1 leaves the sandbox up to explore until `make demo-stop`.
 demo: prereqs-demo
-	@$(MAKE) --no-print-directory -q $(STAMP) || $(MAKE) --no-print-directory $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python demo/run_demo.py
+	@$(MAKE) --no-print-directory -q $(DEMO_STAMP) || $(MAKE) --no-print-directory $(DEMO_STAMP)
+	PATH="$(abspath $(DEMO_VENV)/bin):$$PATH" $(DEMO_VENV)/bin/python demo/run_demo.py $(if $(KEEP),--keep)
+
+demo-stop:
+	@$(PYTHON) demo/run_demo.py --stop
 
 deb:
 	packaging/deb/build.sh

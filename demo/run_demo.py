@@ -8,14 +8,19 @@ Encrypt's. Then, with the real `certkeeper` commands a user runs:
 2. renews one that became due (the "Cert renewed" card);
 3. repairs a MISMATCH: certbot renewed on its own and nobody reloaded nginx ("Nginx reloaded");
 4. fails a renewal because nginx lost its challenge location (the ERROR card);
+   and `certkeeper doctor` finds the broken challenge path;
 5. renews with the mail server down: the notice waits in the outbox, `notify outbox` shows it,
    `notify flush` delivers it once SMTP is back.
 
-Everything is torn down on exit, also on Ctrl-C; the config it used is kept in demo-run/.
+Everything is torn down on exit, also on Ctrl-C, and nothing is left running. With `--keep`
+(`make demo KEEP=1`) the sandbox stays up for exploring, through `demo-run/certkeeper`, until
+`--stop` (`make demo-stop`).
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import re
@@ -37,7 +42,11 @@ if TYPE_CHECKING:
 TOP = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP / "tests"))
 KEPT = TOP / "demo-run"
+PIDFILE = KEPT / "demo.pid"
+LOGFILE = KEPT / "demo.log"
 HOSTNAME = "demo-host"
+# The line a kept demo prints once its sandbox is ready: its launcher stops relaying there.
+READY = "== the sandbox is up"
 
 
 def banner(text: str) -> None:
@@ -56,6 +65,7 @@ def ensure_peers() -> None:
 
 
 def certkeeper(config: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A certkeeper command as the user types it, with its output indented under it."""
     proc = subprocess.run(
         [sys.executable, "-m", "certkeeper", "--config", str(config), *args],
         capture_output=True,
@@ -164,21 +174,66 @@ def certbot_renews_alone(
     )
 
 
-def keep_config(config: Path) -> None:
-    """Leave the config the demo printed where the user can read it after the sandbox is gone."""
-    if KEPT.exists():
-        shutil.rmtree(KEPT)
-    (KEPT / "services.d").mkdir(parents=True)
-    header = (
-        "# The config `make demo` ran with, kept for reading. Its sandbox (certificates, state,\n"
-        "# nginx) was removed when the demo ended; `make clean` removes this folder.\n"
+def served_and_disk_serials(config: Path, cert_name: str, env: dict[str, str]) -> None:
+    """The two serials behind a MISMATCH: certbot renewed within the same minute, so the
+    expiry columns read alike and only the serials tell the two certificates apart."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "certkeeper", "--config", str(config), "status", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
-    (KEPT / "config.yaml").write_text(header + config.read_text())
-    for item in sorted((config.parent / "services.d").glob("*.yaml")):
-        shutil.copy(item, KEPT / "services.d" / item.name)
+    for row in json.loads(proc.stdout)["certificates"]:
+        if row["cert_name"] == cert_name:
+            served = (row.get("served") or {}).get("serial")
+            disk = (row.get("disk") or {}).get("serial")
+            say(f"{row['domain']}: nginx serves serial {served}, the disk holds serial {disk}")
 
 
-def main() -> int:
+def explore_script(config: Path, env: dict[str, str]) -> Path:
+    """demo-run/certkeeper: certkeeper against the kept sandbox, trusting its CA."""
+    KEPT.mkdir(exist_ok=True)
+    script = KEPT / "certkeeper"
+    exports = "".join(f"export {k}='{v}'\n" for k, v in sorted(env.items()))
+    script.write_text(
+        "#!/bin/sh\n# certkeeper against the sandbox `make demo KEEP=1` left running.\n"
+        f"{exports}exec '{sys.executable}' -m certkeeper --config '{config}' \"$@\"\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def next_steps(script: Path) -> None:
+    rel = script.relative_to(TOP)
+    print(f"\n{READY}: try it (pebble, nginx and the SMTP catcher stay up until `make demo-stop`)")
+    for command, why in (
+        ("status", "what nginx serves, worst first"),
+        ("status --json", "the same for machines"),
+        ("doctor api --resolve api.demo.test:127.0.0.1", "the guide's checks, in seconds"),
+        ("check --dry-run", "what the next run would do"),
+        ("notify outbox", "notices waiting"),
+    ):
+        print(f"  {rel} {command:<46} # {why}")
+    print(f"  make demo-stop{'':<44} # tear it all down (log: {LOGFILE.relative_to(TOP)})")
+
+
+def serve_until_stopped() -> None:
+    """Detach from the launcher: the story is told, the peers stay up until SIGTERM."""
+    PIDFILE.write_text(f"{os.getpid()}\n")
+    sys.stdout.flush()
+    log = os.open(LOGFILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        signal.pause()
+
+
+def main(keep: bool) -> int:
     ensure_peers()
     import trustme
 
@@ -191,6 +246,7 @@ def main() -> int:
     webroot = world_readable_dir("certkeeper-demo-webroot-")
     print(f"sandbox: {sandbox}")
     running: list[object] = []
+    shutil.rmtree(KEPT, ignore_errors=True)
 
     def stop_all(*_: object) -> None:
         raise KeyboardInterrupt
@@ -245,21 +301,38 @@ def main() -> int:
                 "certs_dir": str(nginx.certs_dir),
             },
             # Explicit, so the demo does not depend on the default: probe the local nginx.
-            probe={"port": nginx.tls_port, "connect_host": "127.0.0.1", "timeout_seconds": 3},
+            probe={
+                "port": nginx.tls_port,
+                "http_port": http_port,
+                "connect_host": "127.0.0.1",
+                "timeout_seconds": 3,
+            },
             notify={
                 "to": "board@demo.test",
                 "from": "operations@demo.test",
                 "smtp": {"host": "127.0.0.1", "port": smtp.port, "timeout_seconds": 5},
             },
+            # CAA is asked of challtestsrv's DNS, which pebble itself resolves through.
+            dns={"nameserver": pebble.nameserver},
             # pebble's HTTPS is signed by a test CA: trust it for the ARI lookup too.
             ari={"ca_file": str(pebble.ca_bundle)},
         )
         trusted = pebble_trust_bundle(pebble, sandbox)
         # REQUESTS_CA_BUNDLE: certbot trusts pebble's HTTPS. SSL_CERT_FILE: certkeeper's probe
         # trusts pebble's issuing root, as production trusts Let's Encrypt's.
-        env = {"REQUESTS_CA_BUNDLE": str(pebble.ca_bundle), "SSL_CERT_FILE": str(trusted)}
+        # CERTKEEPER_SYSTEMD_ROOT: doctor reads the sandbox's cron file, not this machine's.
+        sysroot = sandbox / "sysroot"
+        (sysroot / "etc" / "cron.d").mkdir(parents=True)
+        (sysroot / "etc" / "cron.d" / "certkeeper").write_text(
+            "0 3,15 * * * root /usr/bin/certkeeper check\n"
+        )
+        env = {
+            "REQUESTS_CA_BUNDLE": str(pebble.ca_bundle),
+            "SSL_CERT_FILE": str(trusted),
+            "CERTKEEPER_SYSTEMD_ROOT": str(sysroot),
+        }
         state_file = sandbox / "state" / "state.json"
-        print(f"config: {config} (a copy stays in {KEPT}/ after the demo)")
+        print(f"config: {config}")
         print(f"one service file, the team's group_vars format ({config.parent}/services.d/):")
         print((config.parent / "services.d" / "api.yaml").read_text().rstrip())
 
@@ -292,6 +365,7 @@ def main() -> int:
         say("(certbot's timer or a person ran `certbot renew`; nginx still serves the old one)")
         certbot_renews_alone(certbot, sandbox, pebble.directory, "api", env)
         certkeeper(config, "status", "--only", "api", env=env)
+        served_and_disk_serials(config, "api", env)
         say("check runs `nginx -t`, reloads, and proves with a probe that nginx serves it")
         certkeeper(config, "check", "--no-jitter", env=env)
         board.show()
@@ -307,6 +381,11 @@ def main() -> int:
         nginx.reload()
         certkeeper(config, "check", "--no-jitter", env=env)
         board.show()
+        say(
+            "the card says: run doctor first. (The sandbox gets the deploy hook the package ships.)"
+        )
+        certkeeper(config, "install-hook", env=env)
+        certkeeper(config, "doctor", "api", "--resolve", "api.demo.test:127.0.0.1", env=env)
 
         banner("5. the fix, while the mail server is down: the notice waits in the outbox")
         say("nginx's challenge location restored; SMTP stopped")
@@ -329,23 +408,81 @@ def main() -> int:
         banner("6. status afterwards")
         final = certkeeper(config, "status", env=env)
         print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
-        return 0 if final.returncode == 0 else 1
+        if final.returncode != 0:
+            return 1
+        if keep:
+            next_steps(explore_script(config, env))
+            serve_until_stopped()
+        print(
+            "to explore it yourself: make demo KEEP=1 (the sandbox stays up until make demo-stop)"
+        )
+        return 0
     except KeyboardInterrupt:
         print("\ninterrupted: tearing down", file=sys.stderr)
         return 130
     finally:
         for peer in reversed(running):
             peer.stop()  # type: ignore[attr-defined]
-        # Also after a failure: the config is what on-call reads first.
-        kept = (sandbox / "config.yaml").exists()
-        if kept:
-            keep_config(sandbox / "config.yaml")
         shutil.rmtree(webroot, ignore_errors=True)
         shutil.rmtree(sandbox, ignore_errors=True)
+        shutil.rmtree(KEPT, ignore_errors=True)
         print("its peers are stopped and its sandbox removed")
-        if kept:
-            print(f"the config this demo ran with is kept in {KEPT}/ (config.yaml, services.d/)")
+
+
+def launch_kept() -> int:
+    """Run the demo detached (its own session, so it outlives this launcher and `make`), relay
+    its story here until the sandbox is up, then return and leave it serving."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert child.stdout is not None
+    try:
+        for line in child.stdout:
+            print(line, end="", flush=True)
+            if line.startswith("  make demo-stop"):
+                return 0
+    except KeyboardInterrupt:
+        child.terminate()
+    return child.wait()
+
+
+def stop_kept() -> int:
+    """Tear down a kept demo: SIGTERM, then wait until its process (and so its peers) is gone."""
+    try:
+        pid = int(PIDFILE.read_text())
+    except (OSError, ValueError):
+        print("no kept demo is running")
+        return 0
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.2)
+    if Path(f"/proc/{pid}").exists():
+        print(f"the kept demo (pid {pid}) did not stop within 60 s", file=sys.stderr)
+        return 1
+    shutil.rmtree(KEPT, ignore_errors=True)
+    print("the kept demo is stopped: its peers are down and its sandbox removed")
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--keep", action="store_true", help="leave the sandbox up to explore")
+    mode.add_argument("--stop", action="store_true", help="tear down a kept sandbox")
+    mode.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.stop and not args.serve and PIDFILE.exists():
+        print(f"a kept demo is running ({PIDFILE}): make demo-stop first", file=sys.stderr)
+        sys.exit(1)
+    if args.stop:
+        sys.exit(stop_kept())
+    if args.keep:
+        sys.exit(launch_kept())
+    sys.exit(main(keep=args.serve))

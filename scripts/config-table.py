@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rewrite the README's config key table from src/certkeeper/config/keys.py.
+"""Rewrite docs/configuration.md's config key table from src/certkeeper/config/keys.py.
 
 tests/unit/test_config_keys.py fails when the two differ; this is the fix."""
 
@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from certkeeper.config.show import readme_with_table  # noqa: E402
 
-readme = ROOT / "README.md"
+readme = ROOT / "docs" / "configuration.md"
 old = readme.read_text(encoding="utf-8")
 new = readme_with_table(old)
 if new != old:

@@ -67,6 +67,9 @@ fi
 
 nginx_before=no
 command -v nginx >/dev/null 2>&1 && nginx_before=yes
+# prometheus is installed only for promtool; its package starts a server on :9090.
+prometheus_before=no
+command -v prometheus >/dev/null 2>&1 && prometheus_before=yes
 
 log="$(mktemp "${TMPDIR:-/tmp}/certkeeper-prereqs.XXXXXX.log")"
 echo "prereqs ($profile): installing ${missing[*]} (apt, quiet; log: $log)"
@@ -87,5 +90,12 @@ if [ "$nginx_before" = no ] && [ -s /run/nginx.pid ]; then
   fi
   nginx -s stop >/dev/null 2>&1 || true
   echo "prereqs: stopped the system nginx that installing nginx-light started on :80"
+fi
+if [ "$prometheus_before" = no ] && command -v prometheus >/dev/null 2>&1; then
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  pkill -x prometheus >/dev/null 2>&1 || true
+  echo "prereqs: stopped the prometheus server that installing it started (only promtool is used)"
 fi
 echo "prereqs ($profile): done"

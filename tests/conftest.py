@@ -1,4 +1,5 @@
-"""Shared fixtures: pebble for the session (started only when a test asks), a fresh host world per test.
+"""Shared fixtures: pebble for the session (started only when a test asks), a fresh host world per test,
+and the tiers every test is sorted into by what it costs.
 
 Used by tests/e2e and tests/faults; every peer is real and stops on teardown.
 """
@@ -15,6 +16,40 @@ import trustme
 from support.host import SHOP, Host, world
 from support.peers import Nginx, Pebble, world_readable_dir
 from support.smtp import free_port
+
+# The tiers, cheapest first; `make quick` runs the first two, `make test` all four.
+#   pure       tests/unit: values, files and small real processes, no server
+#   socket     real TLS, SMTP and HTTP servers on loopback, started by the test itself
+#   peers      pebble, nginx, certbot or promtool from Debian or PyPI
+#   packaging  the .deb, debootstrapped roots, booted systemd, Ansible, the demo, the benchmark
+TIERS = ("pure", "socket", "peers", "packaging")
+# Modules that start a Debian peer without asking for the `pebble` fixture.
+PEER_MODULES = {"test_alert_rules.py"}
+
+
+def tier_of(item: pytest.Item) -> str:
+    path = Path(str(item.fspath))
+    if "packaging" in path.parts:
+        return "packaging"
+    if "e2e" in path.parts or path.name in PEER_MODULES:
+        return "peers"
+    if "pebble" in getattr(item, "fixturenames", ()):
+        return "peers"
+    if "unit" in path.parts:
+        return "pure"
+    return "socket"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    parallel = config.pluginmanager.hasplugin("xdist")
+    for item in items:
+        tier = tier_of(item)
+        item.add_marker(getattr(pytest.mark, tier))
+        if tier == "packaging" and parallel:
+            # A module's tests run in turn in one worker: they share its session fixtures
+            # (the built .deb, a debootstrapped root) and the checkout's demo-run/ or
+            # bench-run/. Different modules run side by side.
+            item.add_marker(pytest.mark.xdist_group(f"packaging-{Path(str(item.fspath)).stem}"))
 
 
 @pytest.fixture(scope="session")

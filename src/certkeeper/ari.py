@@ -1,15 +1,18 @@
 """ACME Renewal Information (RFC 9773): the CA's own word on when to renew.
 
 The certificate ID and the window arithmetic are pure. The fetch is the one
-effect: the standard library's HTTP client, HTTPS only, a total deadline, a
-capped body, and every failure (network, TLS, status, hostile JSON) turned
+effect: the standard library's HTTP client, HTTPS only, one total deadline per
+exchange (connect, TLS, status line, headers and body: a watchdog shuts the socket
+when it passes), a capped body, and every failure (network, TLS, status, hostile JSON) turned
 into AriError so that it can only ever be logged, never block the team's rule.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +38,9 @@ RETRY_AFTER_MIN = timedelta(minutes=1)
 RETRY_AFTER_MAX = timedelta(days=1)
 # Let's Encrypt's usual Retry-After, for an answer without one.
 RETRY_AFTER_DEFAULT = timedelta(hours=6)
+# A window further than this from now is not advice about a certificate of ours (they
+# live days to months), and near year 1 or 9999 it would overflow the arithmetic.
+WINDOW_REACH = timedelta(days=10 * 366)
 
 
 class AriError(Exception):
@@ -105,8 +111,26 @@ def _context(ca_file: Path | None) -> Any:
     return ctx
 
 
+def _watch(conn: http.client.HTTPSConnection, deadline: float, done: threading.Event) -> None:
+    """At the deadline, shut the connection's socket: whatever phase the exchange is in
+    (TLS, the status line, a header dripped a byte a second, the body), its read ends."""
+    import socket
+
+    if done.wait(max(0.0, deadline - time.monotonic())):
+        return
+    while not done.is_set():
+        sock = conn.sock
+        if sock is not None:
+            # The plain socket's shutdown: SSLSocket's own drops its TLS state under the
+            # reading thread's feet.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            return
+        done.wait(0.05)  # still connecting: that step has its own timeout
+
+
 def _get(url: str, ctx: Any, deadline: float) -> tuple[bytes, http.client.HTTPResponse]:
-    """GET an https URL within the deadline; the body is capped at MAX_BODY_BYTES."""
+    """GET an https URL, the whole exchange within the deadline; the body is capped."""
     import http.client
     import ssl
     from urllib.parse import urlsplit
@@ -125,33 +149,37 @@ def _get(url: str, ctx: Any, deadline: float) -> tuple[bytes, http.client.HTTPRe
     if parts.query:
         path += "?" + parts.query
     conn = http.client.HTTPSConnection(host, port, timeout=left, context=ctx)
+    done = threading.Event()
+    threading.Thread(target=_watch, args=(conn, deadline, done), daemon=True).start()
     try:
         conn.request("GET", path, headers={"User-Agent": "certkeeper", "Accept": "*/*"})
         resp = conn.getresponse()
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AriError(f"{url}: timed out while reading the answer")
-            if conn.sock is not None:
-                conn.sock.settimeout(left)
-            chunk = resp.read1(16384)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise AriError(f"{url}: answer larger than {MAX_BODY_BYTES} bytes")
-            chunks.append(chunk)
+        body = _read_capped(resp, url)
         if resp.status != 200:
             raise AriError(f"{url}: HTTP {resp.status} {resp.reason}")
-        return b"".join(chunks), resp
+        return body, resp
     except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+        if time.monotonic() >= deadline:
+            raise AriError(f"{url[:200]}: timed out") from None
         # ValueError covers what a hostile URL does to the client (bad IDNA host, control
         # characters in the path); none of it may escape as a traceback.
         raise AriError(f"{url[:200]}: {str(exc)[:200] or type(exc).__name__}") from None
     finally:
+        done.set()
         conn.close()
+
+
+def _read_capped(resp: http.client.HTTPResponse, url: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = resp.read1(16384)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise AriError(f"{url}: answer larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
 
 
 def _json(body: bytes, url: str) -> dict[str, Any]:
@@ -164,32 +192,41 @@ def _json(body: bytes, url: str) -> dict[str, Any]:
     return doc
 
 
-def _timestamp(value: Any, what: str) -> datetime:
-    if not isinstance(value, str) or len(value) > 64:
+def _timestamp(value: Any, what: str, now: datetime) -> datetime:
+    """An RFC 3339 time with an offset, within WINDOW_REACH of now, in UTC."""
+    if not isinstance(value, str) or len(value) > 64 or not value.isascii():
         raise AriError(f"suggestedWindow.{what} is not an RFC 3339 time")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            raise AriError(f"suggestedWindow.{what} = {value!r} has no time zone")
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise AriError(f"suggestedWindow.{what} = {value!r} is not an RFC 3339 time") from None
-    if moment.tzinfo is None:
-        raise AriError(f"suggestedWindow.{what} = {value!r} has no time zone")
-    return moment.astimezone(UTC)
+    if abs(moment - now) > WINDOW_REACH:
+        raise AriError(f"suggestedWindow.{what} = {value!r} is not within ten years of now")
+    return moment
+
+
+def _wait(text: str, now: datetime) -> timedelta:
+    """Retry-After as a wait: ASCII delta-seconds or an HTTP date; the default otherwise."""
+    from email.utils import parsedate_to_datetime
+
+    # str.isdigit() also takes superscripts and other scripts' digits that int() refuses.
+    if text.isascii() and text.isdigit():
+        return timedelta(seconds=min(int(text[:12]), 10**9))
+    try:
+        when = parsedate_to_datetime(text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.astimezone(UTC) - now
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return RETRY_AFTER_DEFAULT
 
 
 def retry_after(header: str | None, now: datetime) -> datetime:
     """When to ask again: the header (seconds or HTTP date), held within RFC 9773's limits."""
-    from email.utils import parsedate_to_datetime
-
-    wait = RETRY_AFTER_DEFAULT
-    if header:
-        text = header.strip()
-        if text.isdigit():
-            wait = timedelta(seconds=min(int(text[:12]), 10**9))
-        else:
-            try:
-                wait = parsedate_to_datetime(text).astimezone(UTC) - now
-            except (TypeError, ValueError, IndexError, OverflowError):
-                wait = RETRY_AFTER_DEFAULT
+    wait = _wait(header.strip()[:200], now) if header else RETRY_AFTER_DEFAULT
     return now + min(max(wait, RETRY_AFTER_MIN), RETRY_AFTER_MAX)
 
 
@@ -198,8 +235,8 @@ def parse_renewal_info(body: bytes, url: str, header: str | None, now: datetime)
     window = doc.get("suggestedWindow")
     if not isinstance(window, dict):
         raise AriError(f"{url}: no suggestedWindow object")
-    start = _timestamp(window.get("start"), "start")
-    end = _timestamp(window.get("end"), "end")
+    start = _timestamp(window.get("start"), "start", now)
+    end = _timestamp(window.get("end"), "end", now)
     if not start < end:
         raise AriError(f"{url}: suggestedWindow ends before it starts ({start} .. {end})")
     explanation = doc.get("explanationURL")

@@ -130,13 +130,46 @@ _SECTION = re.compile(r"^\s*(\[+)\s*([^\]]*?)\s*\]+\s*$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_]+)\s*=\s*(.*?)\s*$")
 
 
+# certbot's renewal confs are a few hundred bytes; a quarter MiB is not one.
+MAX_RENEWAL_CONF_BYTES = 256 * 1024
+
+
+def _read_renewal_conf(config_dir: Path, cert_name: str) -> str:
+    """The renewal conf's text through the one bounded reader: a FIFO or a device in its
+    place never blocks, and a file beyond the cap is not read. Raises like read_regular."""
+    from certkeeper.inputs import read_regular
+
+    data = read_regular(renewal_conf(config_dir, cert_name), MAX_RENEWAL_CONF_BYTES)
+    return data.decode("utf-8", errors="replace")
+
+
 def _renewal_conf_text(config_dir: Path, cert_name: str) -> str:
-    """The renewal conf's first 256 KiB, or "" when there is none (or it cannot be read)."""
+    """The renewal conf's text, or "" when there is none or it cannot be read (see
+    renewal_conf_problem for what is wrong with it)."""
     try:
-        with renewal_conf(config_dir, cert_name).open(encoding="utf-8", errors="replace") as f:
-            return f.read(256 * 1024)
-    except OSError:
+        return _read_renewal_conf(config_dir, cert_name)
+    except (OSError, ValueError):
         return ""
+
+
+def renewal_conf_problem(config_dir: Path, cert_name: str) -> str | None:
+    """Why certbot's renewal conf for the lineage cannot be read; None when it can, or when
+    there is none yet (a first issuance writes it)."""
+    try:
+        _read_renewal_conf(config_dir, cert_name)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        why = f"cannot be read ({exc.strerror or exc})"
+    except ValueError as exc:  # inputs.InputFileError: says what the path is instead
+        why = str(exc)
+    else:
+        return None
+    return (
+        f"certbot's renewal conf {renewal_conf(config_dir, cert_name)} {why[:200]}: "
+        "certbot would hang or fail on it "
+        "too; restore it as a regular file (see `certbot certificates`)"
+    )
 
 
 def read_renewalparams(config_dir: Path, cert_name: str) -> dict[str, str]:

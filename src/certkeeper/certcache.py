@@ -18,6 +18,7 @@ Deleting the file at any time is harmless.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -28,13 +29,6 @@ from pathlib import Path
 from certkeeper.times import from_iso, iso
 from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
-
-try:
-    # OpenSSL's sha256 as hashlib hands it out: importing hashlib builds a constructor
-    # for every algorithm it knows (~1 ms of a 10-name status, which needs one).
-    from _hashlib import openssl_sha256 as _sha256
-except ImportError:  # a Python built without OpenSSL's hashes
-    from hashlib import sha256 as _sha256
 
 CACHE_NAME = "certinfo-cache.json"
 FORMAT = 1
@@ -58,11 +52,11 @@ class Known(Value):
 
 
 def file_key(data: bytes) -> str:
-    return _sha256(data).hexdigest()
+    return hashlib.sha256(data).hexdigest()
 
 
 def der_key(der: bytes) -> str:
-    return _sha256(der).hexdigest()
+    return hashlib.sha256(der).hexdigest()
 
 
 def _when(value: object) -> datetime | None:

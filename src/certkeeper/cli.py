@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -102,6 +102,7 @@ def check(cfg: Config, only: str | None, no_jitter: bool, dry_run: bool, force: 
         force=force,
         no_jitter=no_jitter,
         interactive=sys.stdin.isatty(),
+        tell=lambda text: say_line(text, err=True),
     )
     lines, problems = render.check_lines(result.outcomes)
     delivered, undelivered = render.flushed(result.flushed, quiet=True)
@@ -184,6 +185,11 @@ def install_hook(cfg: Config) -> int:
     "(to see where Let's Encrypt would land before DNS changes, or in tests). Repeatable.",
 )
 @click.option(
+    "--nameserver",
+    metavar="ADDR[:PORT]",
+    help="Ask this DNS server for CAA records instead of dns.nameserver, like dig @server.",
+)
+@click.option(
     "--timeout",
     "budget",
     type=click.FloatRange(1, 600),
@@ -199,17 +205,18 @@ def doctor(
     as_json: bool,
     send_test: bool,
     resolve: tuple[str, ...],
+    nameserver: str | None,
     budget: float,
 ) -> None:
     """Run the guide's troubleshooting in seconds and say what to fix: config, DNS,
     the HTTP-01 path through this host's nginx (a test token, always removed), the
     webroot under the unit's sandbox, nginx -t, certbot's lineage and renewal conf, the
-    symlinks, disk vs served, the deploy hook, the timer or cron line, notifications
-    (outbox, SMTP EHLO) and the last attempt with certbot's log.
+    symlinks, disk vs served, CAA for every name, the deploy hook, the timer or cron
+    line, notifications (outbox, SMTP EHLO) and the last attempt with certbot's log.
 
     SERVICE limits it to one service (its file name in services_dir, or a cert_name).
     Changes nothing else, never asks the CA, sends nothing unless --send-test.
-    Exit: 0 every check passed, 1 any failed.
+    Exit: 0 every check passed, 1 any failed or could not run (needs root).
     """
     from certkeeper import config, log, sandbox
     from certkeeper.actions import doctor as doctor_action
@@ -219,14 +226,21 @@ def doctor(
         names = doctor_action.parse_resolve(resolve)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--resolve") from None
+    if nameserver is not None:
+        from certkeeper import names as name_checks
+
+        try:
+            nameserver = name_checks.nameserver(nameserver)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--nameserver") from None
 
     def body() -> int:
         log.configure(tag="certkeeper", verbose=obj.verbose)
         try:
             cfg = config.load(config.config_path(obj.config_arg))
             services = config.select(cfg, service)
-        except ConfigError as exc:
-            return _doctor_said(doctor_action.config_failed(exc.problems), as_json)
+        except (ConfigError, PermissionError) as exc:
+            return _doctor_said(doctor_action.config_failed(exc), as_json)
         opts = doctor_action.Options(
             resolve=names,
             send_test=send_test,
@@ -234,6 +248,7 @@ def doctor(
             root=Path(os.environ.get(sandbox.ROOT_ENV) or "/"),
             certkeeper_argv=tuple(this_certkeeper(obj)),
             config_arg=obj.config_arg,
+            nameserver=nameserver,
         )
         return _doctor_said(doctor_action.run(cfg, services, opts), as_json)
 
@@ -257,14 +272,25 @@ def config_group() -> None:
 
 
 @config_group.command("validate")
+@click.option(
+    "--service-file",
+    metavar="CANDIDATE",
+    help="Check only this file, as if it were services_dir/NAME.yaml (with --as NAME), "
+    "against the other live service files; for Ansible's validate: before it replaces "
+    "the live file. Problems elsewhere are warnings.",
+)
+@click.option("--as", "as_name", metavar="NAME", help="The service CANDIDATE would be.")
 @click.pass_obj
-def config_validate(obj: Ctx) -> None:
+def config_validate(obj: Ctx, service_file: str | None, as_name: str | None) -> None:
     """Load every file and report every problem, one line each. Exit 0 valid, 2 invalid.
 
     Also warns (on stderr, exit code unchanged) about every configured path that the
     installed certkeeper.service's sandbox would not let the job write, and about a
     service whose certbot_renewal_days its certificate on disk cannot honour."""
     from certkeeper import sandbox
+
+    if service_file is not None or as_name is not None:
+        _validate_candidate(obj, service_file, as_name)
     from certkeeper.actions import config as config_action
 
     cfg = obj.load()
@@ -272,10 +298,31 @@ def config_validate(obj: Ctx) -> None:
     say_line(f"OK: {found.path}: {found.services} service(s), {found.certificates} certificate(s)")
     if found.unsent:
         say_line(f"WARNING: {found.unsent}", err=True)
+    for mistake in found.mistakes:
+        say_line(f"WARNING: {mistake}", err=True)
     for line in found.windows:
         say_line(f"warning: {line}", err=True)
     for item in found.blocked:
         say_line(item.warning(), err=True)
+
+
+def _validate_candidate(obj: Ctx, service_file: str | None, as_name: str | None) -> NoReturn:
+    from certkeeper.actions import config as config_action
+    from certkeeper.config import config_path
+    from certkeeper.errors import ConfigError
+
+    def body() -> int:
+        if not service_file or not as_name:
+            raise ConfigError(["certkeeper: --service-file CANDIDATE and --as NAME go together"])
+        found = config_action.validate_candidate(
+            config_path(obj.config_arg), Path(service_file), as_name
+        )
+        for line in found.warnings:
+            say_line(f"WARNING: {line}", err=True)
+        say_line(f"OK: {service_file} as {found.target}: {found.certificates} certificate(s)")
+        return 0
+
+    guarded(body)
 
 
 @config_group.command("show")

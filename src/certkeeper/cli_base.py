@@ -64,7 +64,7 @@ def say(text: str, err: bool = False, nl: bool = True) -> None:
     by others and must not drive the terminal (terminal.py says how)."""
     from certkeeper import terminal
 
-    click.echo(terminal.lines(text), err=err, nl=nl)
+    click.echo(fit(terminal.lines(text), err), err=err, nl=nl)
 
 
 def say_line(text: str, err: bool = False) -> None:
@@ -72,7 +72,16 @@ def say_line(text: str, err: bool = False) -> None:
     it quotes can start a line of its own that looks like ours."""
     from certkeeper import terminal
 
-    click.echo(terminal.line(text), err=err)
+    click.echo(fit(terminal.line(text), err), err=err)
+
+
+def fit(text: str, err: bool) -> str:
+    """What the stream can encode: a latin-1 or ASCII locale gets ASCII marks, not a
+    UnicodeEncodeError that would cost the whole answer."""
+    from certkeeper import terminal
+
+    stream = sys.stderr if err else sys.stdout
+    return terminal.for_stream(text, getattr(stream, "encoding", None))
 
 
 def fail(lines: list[str], code: int) -> NoReturn:

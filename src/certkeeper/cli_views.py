@@ -34,9 +34,12 @@ def _preload_trust_store() -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output with stable keys.")
 @click.option("--only", metavar="NAME", help=ONLY_HELP)
+@click.option(
+    "--wide", is_flag=True, help="Every cell whole, however wide (lines fit 120 columns otherwise)."
+)
 @click.pass_obj
 @loaded(STATUS_UNKNOWN, before=_preload_trust_store)
-def status(cfg: Config, as_json: bool, only: str | None) -> int:
+def status(cfg: Config, as_json: bool, only: str | None, wide: bool) -> int:
     """Show every certificate this host should serve: what this host's nginx serves (TLS
     probe with SNI on 127.0.0.1; probe.connect_host: dns follows DNS instead), what is on
     disk, days left and what is wrong; then, per certificate, its ACME profile, the
@@ -67,8 +70,12 @@ def status(cfg: Config, as_json: bool, only: str | None) -> int:
     if as_json:
         say(render.status_json(result, host=cfg.hostname))
     else:
+        from certkeeper import terminal
+        from certkeeper.cli_base import fit
+
         # render.status_table escapes each cell itself (before padding and colours).
-        click.echo(render.status_table(result, colour=sys.stdout.isatty()))
+        table = render.status_table(result, colour=terminal.colour_wanted(sys.stdout), wide=wide)
+        click.echo(fit(table, err=False))
     return result.exit_code
 
 

@@ -159,6 +159,7 @@ class Attempt:
     notes: tuple[str, ...] = ()
     # What clients saw expire before the attempt: the ERROR card's "current expiry".
     current_expiry: datetime | None = None
+    issuance: bool = False  # a first issuance: there is no "current" certificate
 
 
 def failure(cfg: Config, attempt: Attempt, step: str, output: str) -> Failed:
@@ -174,6 +175,7 @@ def failure(cfg: Config, attempt: Attempt, step: str, output: str) -> Failed:
         certbot_log=certbot.logs_file(cfg),
         notes=attempt.notes,
         nonce=attempt.nonce,
+        issuance=attempt.issuance,
     )
 
 

@@ -37,11 +37,20 @@ def kind(mode: int) -> str:
     return "not a regular file"
 
 
-def check_regular(path: Path) -> os.stat_result:
-    """stat() the path (following symlinks) and refuse anything but a regular file.
+def check_regular(path: Path, *, follow: bool = True) -> os.stat_result:
+    """stat() the path (following symlinks unless follow=False) and refuse anything but a
+    regular file.
 
     Raises FileNotFoundError for a missing path, InputFileError for a dangling symlink
-    or a path that is a directory, FIFO, device or socket."""
+    or a path that is a directory, FIFO, device or socket (or, with follow=False, a
+    symlink)."""
+    if not follow:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            raise InputFileError("is a symlink: expected a regular file")
+        if not stat.S_ISREG(st.st_mode):
+            raise InputFileError(f"is {kind(st.st_mode)}: expected a regular file")
+        return st
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -55,16 +64,20 @@ def check_regular(path: Path) -> os.stat_result:
     return st
 
 
-def read_regular(path: Path, limit: int) -> bytes:
+def read_regular(path: Path, limit: int, *, follow: bool = True) -> bytes:
     """The bytes of a regular file of at most `limit` bytes.
+
+    follow=False is for certkeeper's own files (state, outbox): a symlink in their place
+    was not put there by certkeeper, and is refused rather than followed.
 
     Raises FileNotFoundError, InputFileError, or OSError for other read errors. The mode
     is checked before the open (opening some devices has effects) and again on the open
     descriptor (the path may have been swapped in between); O_NONBLOCK keeps a FIFO from
     blocking the open itself.
     """
-    check_regular(path)
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    check_regular(path, follow=follow)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    fd = os.open(path, flags if follow else flags | os.O_NOFOLLOW)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

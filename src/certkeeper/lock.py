@@ -1,8 +1,10 @@
 """The host-wide lock around check-renew-reload-notify.
 
 flock(2) on a file certkeeper owns, so the kernel drops it when a run dies: a
-crashed run never blocks tomorrow's. The holder writes its pid into the lock
-file itself, so waiters can name it.
+crashed run never blocks tomorrow's. The holder writes its pid, its command and
+when it took the lock into the lock file itself, so a waiter can say whom it waits
+for ("waiting for the lock held by pid 812 (check since 03:02 UTC)") and a dry run
+can say that a run is acting now.
 
 The lock file is opened with O_NOFOLLOW and must be a regular file owned by us:
 the default directory, /run/lock, is writable by everyone (sticky), and a symlink
@@ -14,9 +16,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from certkeeper.errors import ConfigError, LockBusy
@@ -47,34 +52,93 @@ def _open(lock_file: Path) -> int:
     return fd
 
 
-def _holder(fd: int) -> str:
-    with contextlib.suppress(OSError):
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        if text.isdigit():
-            return text
-    return "unknown"
+_RECORD = re.compile(r"^(\d{1,10})(?: ([a-z-]{1,20}) (\d{1,12}))?$")
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds the lock, as it wrote itself into the lock file."""
+
+    pid: str
+    command: str = ""
+    since: datetime | None = None
+
+    def describe(self) -> str:
+        if not self.command or self.since is None:
+            return f"pid {self.pid}"
+        return f"pid {self.pid} ({self.command} since {self.since:%H:%M} UTC)"
+
+
+def _holder(fd: int) -> Holder:
+    """The record `pid command epoch` the holder wrote; a bare pid from an older
+    certkeeper; "unknown" for anything else (the file is ours, but read it warily)."""
+    with contextlib.suppress(OSError, ValueError, OverflowError):
+        text = os.pread(fd, 64, 0).decode("ascii").strip()
+        found = _RECORD.match(text)
+        if found:
+            pid, command, epoch = found.groups()
+            since = datetime.fromtimestamp(int(epoch), UTC) if epoch else None
+            return Holder(pid, command or "", since)
+    return Holder("unknown")
+
+
+def held_by(lock_file: Path) -> Holder | None:
+    """Who holds the lock now, None when nobody does (or there is no lock file).
+    Opens read-only and creates nothing: a dry run changes nothing."""
+    try:
+        fd = os.open(lock_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder(fd)
+        return None
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
-def host_lock(lock_file: Path, timeout: float) -> Iterator[None]:
+def host_lock(
+    lock_file: Path,
+    timeout: float,
+    command: str = "check",
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """The host lock, waiting up to `timeout` seconds; `on_wait` hears once whom it
+    waits for, before the first wait (a silent wait of minutes looks hung)."""
     fd = _open(lock_file)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockBusy(
-                        f"another certkeeper run (pid {_holder(fd)}) holds the lock {lock_file}; "
-                        f"gave up after waiting {timeout:g}s"
-                    ) from None
-                time.sleep(_POLL_SECONDS)
+        _acquire(fd, lock_file, timeout, on_wait)
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            record = f"{os.getpid()} {command} {int(time.time())}\n"
+            os.pwrite(fd, record.encode(), 0)
         yield
     finally:
         # Closing the descriptor releases the flock.
         os.close(fd)
+
+
+def _acquire(
+    fd: int, lock_file: Path, timeout: float, on_wait: Callable[[str], None] | None
+) -> None:
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockBusy(
+                    f"another certkeeper run holds the lock {lock_file}: "
+                    f"{_holder(fd).describe()}; gave up after waiting {timeout:g}s"
+                ) from None
+            if not told and on_wait is not None:
+                on_wait(f"waiting for the lock held by {_holder(fd).describe()}")
+            told = True
+            time.sleep(_POLL_SECONDS)

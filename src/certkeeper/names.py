@@ -6,6 +6,7 @@ text says what was expected, ready to be put after the offending value.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from certkeeper.terminal import unsafe
@@ -161,3 +162,36 @@ def acme_profile(value: str) -> str:
             "(e.g. classic, tlsserver, shortlived)"
         )
     return value
+
+
+DNS_PORT = 53
+
+
+def nameserver(value: str) -> str:
+    """`ADDR`, `ADDR:PORT` or `[V6]:PORT`, as `dig @server` takes it; the normalised text."""
+    address, port = nameserver_parts(value)
+    host = f"[{address}]" if ":" in address else address
+    return f"{host}:{port}"
+
+
+def nameserver_parts(value: str) -> tuple[str, int]:
+    """(address, port) of a nameserver; ValueError naming what was expected."""
+    text = value.strip()
+    address, raw_port = text, ""
+    if text.startswith("["):
+        address, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise ValueError("expected [ADDR]:PORT for an IPv6 server, e.g. [::1]:53")
+        raw_port = rest[1:]
+    elif text.count(":") == 1:
+        address, _, raw_port = text.partition(":")
+    port = DNS_PORT
+    if raw_port:
+        if not (raw_port.isascii() and raw_port.isdigit()) or not 0 < int(raw_port[:6]) < 65536:
+            raise ValueError("expected a port from 1 to 65535 after the address")
+        port = int(raw_port)
+    try:
+        return str(ipaddress.ip_address(address)), port
+    except ValueError:
+        expected = "expected an IP address, optionally with :PORT, e.g. 127.0.0.1:8053"
+        raise ValueError(expected) from None

@@ -7,14 +7,13 @@ a finding. Only the network can make a probe fail.
 
 from __future__ import annotations
 
-import _thread
 import select
 import socket
 import ssl
 import threading
 import time
-from _queue import Empty, SimpleQueue
 from collections.abc import Callable, Iterable
+from queue import Empty, SimpleQueue
 from typing import cast
 
 from certkeeper.tlsctx import preload_trust_store as preload_trust_store
@@ -222,7 +221,7 @@ class Probes:
     def _start(self, count: int) -> None:
         for _ in range(count):
             try:
-                _thread.start_new_thread(self._work, ())
+                threading.Thread(target=self._work, daemon=True).start()
             except RuntimeError:
                 # Out of threads (a tight ulimit -u): the ones running share the queue.
                 if self._started == 0:

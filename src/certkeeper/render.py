@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from certkeeper.policy import Assessment, Health, MonitorState
+from certkeeper.policy import Assessment, Health, MonitorState, pause_lead, resume_hint
 from certkeeper.survey import Row
 from certkeeper.terminal import line as escaped
 from certkeeper.times import iso_or_none as iso
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 _COLOURS: dict[Health | MonitorState, str] = {
     Health.OK: "32",
     Health.DUE: "33",
+    Health.PAUSED: "33",
     MonitorState.WARN: "33",
     Health.MONITOR: "36",
     Health.EXPIRED: "31",
@@ -95,6 +97,9 @@ def row_dict(row: Row) -> dict[str, Any]:
         },
         "profile": row.lineage.profile,
         "renewal": renewal_dict(row),
+        "paused": {"since": iso(row.paused.since), "unpause_link": row.paused.link}
+        if row.paused
+        else None,
     }
 
 
@@ -127,9 +132,47 @@ _HEADER = [
     "ISSUER",
     "NOTE",
 ]
+STATE_COLUMN = 3
+# What gives way, in this order, when a table would be wider than a terminal: the
+# column and the width it may shrink to at that stage. The names a person looks for
+# (service, certificate, domain) give way last.
+_SHRINK = (
+    ("NOTE", 24),
+    ("ISSUER", 12),
+    ("NOTE", 12),
+    ("DOMAIN", 24),
+    ("CERT", 12),
+    ("SERVICE", 12),
+    ("DOMAIN", 8),
+    ("CERT", 8),
+    ("SERVICE", 8),
+)
+WIDTH = 120
 
 
-def _cells(row: Row) -> list[str]:
+def worst_first(rows: list[Row]) -> list[Row]:
+    """The rows in the order a person should read them: CRITICAL, UNKNOWN, WARNING, OK
+    (the Nagios code each row alone would give), then in service order. The one place
+    that sorts status rows: the severity key is policy's."""
+    from certkeeper.policy import status_exit_code
+
+    rank = {2: 0, 3: 1, 1: 2, 0: 3}
+    return sorted(rows, key=lambda row: rank.get(status_exit_code([row.assessment]), 1))
+
+
+def shown_days(row: Row, now: datetime) -> int | None:
+    """DAYS as the row can honestly say it: a MISSING or NOT_COVERED row's served
+    certificate is whatever nginx's default server answered with, so only the disk's
+    lineage counts there."""
+    a = row.assessment
+    if a.state in (Health.MISSING, Health.NOT_COVERED):
+        from certkeeper.policy.renewal import days_left
+
+        return days_left(row.disk.not_after, now) if row.disk else None
+    return a.days_left
+
+
+def _cells(row: Row, now: datetime) -> list[str]:
     """One row of the status table, every cell escaped.
 
     Escaped before the widths are measured and the colours added: the issuer and the
@@ -140,6 +183,7 @@ def _cells(row: Row) -> list[str]:
     note = a.reason or (row.probe.verify_error or "")
     if a.state is Health.OK and row.probe.trusted is False:
         note = f"untrusted chain: {row.probe.verify_error}"
+    days = shown_days(row, now)
     return [
         escaped(cell)
         for cell in (
@@ -147,7 +191,7 @@ def _cells(row: Row) -> list[str]:
             row.lineage.cert_name,
             row.domain,
             state_label(row),
-            "-" if a.days_left is None else str(a.days_left),
+            "-" if days is None else str(days),
             short_date(served.not_after) if served else "-",
             short_date(row.disk.not_after) if row.disk else "-",
             served.issuer if served else "-",
@@ -156,23 +200,70 @@ def _cells(row: Row) -> list[str]:
     ]
 
 
-def status_table(result: StatusResult, colour: bool) -> str:
-    """The table a person reads; every cell is escaped here, before padding and colours."""
-    rows, header = result.rows, _HEADER
-    body = [_cells(row) for row in rows]
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 3)] + "..."
+
+
+def fit_widths(
+    header: list[str], body: list[list[str]], shrink: tuple[tuple[str, int], ...]
+) -> list[int]:
+    """Each column's width, the `shrink` columns narrowed stage by stage (each to its
+    floor at most) until a row fits WIDTH columns with its two-space gaps."""
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    for name, floor in shrink:
+        over = sum(widths) + 2 * (len(widths) - 1) - WIDTH
+        if over <= 0:
+            break
+        if name in header:
+            i = header.index(name)
+            widths[i] = max(min(widths[i], floor), widths[i] - over)
+    return widths
+
+
+def _table(
+    header: list[str], body: list[list[str]], wide: bool, shrink: tuple[tuple[str, int], ...]
+) -> tuple[bool, list[list[str]]]:
+    """Whether a cell was shortened, and the padded cells (the header first); cells are
+    shortened to fit WIDTH unless `wide`."""
+    if wide:
+        widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    else:
+        widths = fit_widths(header, body, shrink)
+    padded = [
+        [shorten(c, w).ljust(w) for c, w in zip(cells, widths, strict=True)]
+        for cells in [header, *body]
+    ]
+    cut = any(len(c) > w for cells in body for c, w in zip(cells, widths, strict=True))
+    return cut, padded
+
+
+def status_table(result: StatusResult, colour: bool, wide: bool = False) -> str:
+    """The table a person reads, worst first; every cell is escaped here, before padding
+    and colours. Lines fit WIDTH columns (the NOTE shortened first) unless `wide`."""
+    rows = worst_first(result.rows)
+    body = [_cells(row, result.generated_at) for row in rows]
     if not body:
         return "no certificates configured (services_dir holds no *.yaml files)"
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    for row, cells in zip(rows, body, strict=True):
-        padded = [c.ljust(w) for c, w in zip(cells, widths, strict=True)]
+    cut, padded = _table(_HEADER, body, wide, _SHRINK)
+    lines = ["  ".join(padded[0]).rstrip()]
+    for row, cells in zip(rows, padded[1:], strict=True):
         if colour:
             # Only the STATE cell is coloured, by position and by the row's assessment.
-            padded[3] = f"\x1b[{_colour(row.assessment)}m{padded[3]}\x1b[0m"
-        text = "  ".join(padded).rstrip()
-        lines.append(text)
+            state = cells[STATE_COLUMN]
+            cells = [*cells]
+            cells[STATE_COLUMN] = f"\x1b[{_colour(row.assessment)}m{state}\x1b[0m"
+        lines.append("  ".join(cells).rstrip())
+    if cut:
+        lines.append("(shortened to fit; --wide or --json shows every cell whole)")
     lines.append(f"\nSERVED = what {result.view} answers")
-    lines.extend(renewal_table(rows))
+    lines.extend(renewal_table(rows, wide))
+    lines.extend(paused_lines(rows))
+    lines.extend(_outbox_lines(result))
+    return "\n".join(lines)
+
+
+def _outbox_lines(result: StatusResult) -> list[str]:
+    lines = []
     if result.outbox_waiting:
         lines.append(
             f"\n{result.outbox_waiting} notice(s) waiting in the outbox: "
@@ -183,10 +274,10 @@ def status_table(result: StatusResult, colour: bool) -> str:
             f"\n{result.quarantined} unreadable outbox file(s) set aside in quarantine: "
             "run `certkeeper notify outbox`"
         )
-    return "\n".join(lines)
+    return lines
 
 
-def renewal_table(rows: list[Row]) -> list[str]:
+def renewal_table(rows: list[Row], wide: bool = False) -> list[str]:
     """Per certificate: its profile, the rule in force and the next planned renewal."""
     seen: set[str] = set()
     body: list[list[str]] = []
@@ -196,23 +287,26 @@ def renewal_table(rows: list[Row]) -> list[str]:
         seen.add(row.lineage.cert_name)
         body.append(
             [
-                row.lineage.cert_name,
-                row.lineage.profile or "-",
-                row.plan.describe(configured=row.service.renewal_days_set),
+                escaped(row.lineage.cert_name),
+                escaped(row.lineage.profile or "-"),
+                escaped(row.plan.describe(configured=row.service.renewal_days_set)),
                 short_date(row.plan.next_at),
             ]
         )
     if not body:
         return []
     header = ["CERT", "PROFILE", "RENEWAL RULE", "NEXT RENEWAL (UTC)"]
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    return [
-        "",
-        *(
-            "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-            for cells in [header, *body]
-        ),
-    ]
+    _, padded = _table(header, body, wide, (("RENEWAL RULE", 24), ("CERT", 12), ("PROFILE", 8)))
+    return ["", *("  ".join(cells).rstrip() for cells in padded)]
+
+
+def paused_lines(rows: list[Row]) -> list[str]:
+    """Per lineage the CA paused: the unpause link on a line of its own, whole, and the
+    command that resumes. The link was checked when it was kept; escaped all the same."""
+    lines: list[str] = []
+    for name, paused in {r.lineage.cert_name: r.paused for r in rows if r.paused}.items():
+        lines += ["", escaped(f"{name}: {pause_lead(paused.link)}"), f"  {resume_hint(name)}"]
+    return lines
 
 
 def undelivered(failed: list[tuple[str, str, bool]]) -> list[str]:
@@ -308,13 +402,35 @@ def _event_line(event: Event) -> str:
     from certkeeper.notify.events import Failed, Reloaded, Renewed
     from certkeeper.outcomes import first_line
 
+    if isinstance(event, Failed) and event.ca_paused:
+        return f"{event.cert_name}: {event.step} failed: {pause_lead(event.unpause_link)}"
     if isinstance(event, Failed):
-        return f"{event.cert_name}: {event.step} failed: {first_line(event.output)}"
+        said = f"{event.cert_name}: {event.step} failed: {first_line(event.output)}"
+        why = failure_cause(event.output)
+        return f"{said}: {why}" if why else said
     if isinstance(event, Reloaded):
         return f"{event.cert_name}: nginx was serving an old certificate; reloaded and verified"
     if isinstance(event, Renewed):
         return renewed_line(event)
     return ""
+
+
+_RATE_LIMITED = re.compile(
+    r"rateLimited|too many (certificates|failed authori[sz]ations|new orders|registrations)",
+    re.IGNORECASE,
+)
+CAUSE_LIMIT = 200
+
+
+def failure_cause(output: str) -> str:
+    """The CA's reason in certbot's output ("Detail: ...: 404", "DNS problem: NXDOMAIN",
+    a rate limit), for the one line a terminal shows; "" when it gave none."""
+    lines = [line.strip() for line in output.splitlines()]
+    found = next((line[7:].strip() for line in lines if line.startswith("Detail:")), "")
+    if not found:
+        limited = next((line for line in lines if _RATE_LIMITED.search(line)), "")
+        found = f"rate limit: {limited}" if limited else ""
+    return found if len(found) <= CAUSE_LIMIT else found[: CAUSE_LIMIT - 3] + "..."
 
 
 def renewed_line(event: Renewed) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from certkeeper import atomic, times
+from certkeeper.inputs import read_regular
 from certkeeper.times import iso_or_none
 from certkeeper.value import Record, Value
 
@@ -145,6 +146,31 @@ class AriRecord(Value):
         )
 
 
+class Paused(Value):
+    """The CA paused this lineage's name for our account (Let's Encrypt's consecutive-failure
+    pause): `check` stops asking until `check --force --only NAME` clears it."""
+
+    since: datetime
+    link: str | None  # the CA's unpause link, checked before it was kept
+
+    def to_json(self) -> dict[str, Any]:
+        return {"since": to_iso(self.since), "link": self.link}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Paused | None:
+        """The file is outside input too: the link is checked again, a bad one dropped."""
+        from certkeeper.policy import link_problem
+
+        if not isinstance(data, dict):
+            return None
+        since, link = from_iso(data.get("since")), data.get("link")
+        if since is None:
+            return None
+        if not isinstance(link, str) or link_problem(link) is not None:
+            link = None
+        return cls(since, link)
+
+
 class CertRecord(Record):
     last_check: datetime | None = None
     last_attempt: datetime | None = None
@@ -161,6 +187,7 @@ class CertRecord(Record):
     ari: AriRecord | None = None
     # The last renewal or issuance that was verified end to end (for the fleet's metrics).
     last_success: datetime | None = None
+    paused: Paused | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -178,6 +205,7 @@ class CertRecord(Record):
             "intent": self.intent.to_json() if self.intent else None,
             "ari": self.ari.to_json() if self.ari else None,
             "last_success": to_iso(self.last_success),
+            "paused": self.paused.to_json() if self.paused else None,
         }
 
     @classmethod
@@ -201,6 +229,7 @@ class CertRecord(Record):
             intent=Intent.from_json(data.get("intent")),
             ari=AriRecord.from_json(data.get("ari")),
             last_success=from_iso(data.get("last_success")),
+            paused=Paused.from_json(data.get("paused")),
         )
 
 
@@ -259,29 +288,13 @@ def state_path(state_dir: Path) -> Path:
     return state_dir / "state.json"
 
 
-def _read_regular(path: Path) -> bytes:
-    """Only a regular file, never through a symlink, and bounded: a FIFO or /dev/zero in
-    its place would otherwise hang or exhaust the run."""
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path} is not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_STATE_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_STATE_BYTES:
-        raise OSError(f"{path} is larger than {MAX_STATE_BYTES} bytes")
-    return data
-
-
 def load(state_dir: Path, now: datetime, repair: bool = True) -> State:
     """Read state; with repair=False (dry runs, listings) a corrupt file is left in place."""
     path = state_path(state_dir)
     try:
-        doc = json.loads(_read_regular(path))
+        # Only a regular file, never through a symlink, and bounded: a FIFO or /dev/zero
+        # in its place would otherwise hang or exhaust the run.
+        doc = json.loads(read_regular(path, MAX_STATE_BYTES, follow=False))
         if not isinstance(doc, dict) or not isinstance(doc.get("certs", {}), dict):
             raise ValueError("not a certkeeper state document")
         certs = {

@@ -14,7 +14,7 @@ from certkeeper.certbot import read_disk_keyed
 from certkeeper.certcache import CertCache, der_key
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.probe import ProbeResult, Probes, Target, probe_many
-from certkeeper.state import AriRecord
+from certkeeper.state import AriRecord, Paused
 from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
 
@@ -30,6 +30,7 @@ class Row(Value):
     # When and by which rule the certificate is renewed (None: monitor-only or nothing to plan).
     plan: policy.RenewalPlan | None = None
     ari: AriRecord | None = None  # the CA's cached answer, when it is about this certificate
+    paused: Paused | None = None  # the CA refuses new orders for it (status reads state)
 
 
 def connect_host(cfg: Config, sni: str) -> str:
@@ -103,8 +104,8 @@ def survey(
     results = probes.results(lambda der: on_disk.get(der_key(der)) if on_disk else None)
     records = ari_records or {}
     return [
-        _row(cfg, svc, lin, dom, result, disks[lin.cert_name], records.get(lin.cert_name), now)
-        for (svc, lin, dom), result in zip(pairs, results, strict=True)
+        _row(cfg, pair, result, disks[pair[1].cert_name], records.get(pair[1].cert_name), now)
+        for pair, result in zip(pairs, results, strict=True)
     ]
 
 
@@ -123,37 +124,41 @@ def _read_disks(cfg: Config, services: tuple[Service, ...]) -> dict[str, _Disk]:
     return disks
 
 
+def renewal_of(
+    svc: Service,
+    result: ProbeResult,
+    disk: CertInfo | None,
+    record: AriRecord | None,
+    now: datetime,
+) -> tuple[policy.RenewalPlan | None, policy.AriWindow | None]:
+    """When this row's certificate is renewed (None: monitor-only, or nothing to plan),
+    and the CA's window that applies to it: what `status` shows and the metrics say."""
+    # Only a certificate that names the domain counts: nginx's default server
+    # answering for a name it does not serve yet says nothing about this lineage.
+    deciding = policy.earliest(result.cert if result.covered else None, disk)
+    window = ari.window_for(record, deciding)
+    if not svc.enabled or deciding is None:
+        return None, window
+    return policy.renewal_plan(deciding, svc.renewal_days, window, now), window
+
+
 def _row(
     cfg: Config,
-    svc: Service,
-    lin: Lineage,
-    dom: str,
+    pair: tuple[Service, Lineage, str],
     result: ProbeResult,
     on_disk: _Disk,
     record: AriRecord | None,
     now: datetime,
 ) -> Row:
+    svc, lin, dom = pair
     disk, _, disk_error = on_disk
-    # Only a certificate that names the domain counts: nginx's default server
-    # answering for a name it does not serve yet says nothing about this lineage.
-    deciding = policy.earliest(result.cert if result.covered else None, disk)
-    window = ari.window_for(record, deciding)
-    plan = (
-        policy.renewal_plan(deciding, svc.renewal_days, window, now)
-        if svc.enabled and deciding is not None
-        else None
-    )
+    plan, window = renewal_of(svc, result, disk, record, now)
     assessment = policy.assess(
         result.target.domain,
-        result.cert,
-        result.error,
-        disk,
-        monitor_only=not svc.enabled,
-        renewal_days=svc.renewal_days,
-        warn_days=cfg.notify.warn_days,
-        now=now,
-        disk_error=disk_error,
-        ari=window,
+        policy.Observed(result.cert, result.error, disk, disk_error),
+        policy.Judging(not svc.enabled, svc.renewal_days, cfg.notify.warn_days),
+        now,
+        window,
     )
     kept = record if window is not None else None
     return Row(svc, lin, dom, result, disk, disk_error, assessment, plan, kept)

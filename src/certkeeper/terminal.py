@@ -13,6 +13,8 @@ escaped text must not grow on every pass (line(line(x)) == line(x)).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 # C0/C1 controls and DEL (Cc), format characters such as bidi overrides and zero-width
 # joiners (Cf), lone surrogates (Cs), and the Unicode line and paragraph separators.
 _UNSAFE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -55,3 +57,59 @@ def lines(text: str) -> str:
     Only "\\n" separates lines here; a CR, U+2028 or any other break inside a line is
     someone else's text and is escaped by line()."""
     return "\n".join(line(part) for part in text.split("\n"))
+
+
+# Our own marks, and what each becomes on a stream that cannot encode it (a latin-1 or
+# ASCII locale, PYTHONIOENCODING=ascii): readable words, never a UnicodeEncodeError.
+_ASCII_MARKS = {
+    "\u2713": "ok",
+    "\u2717": "FAIL",
+    "\u2192": "->",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2026": "...",
+}
+
+
+def for_stream(text: str, encoding: str | None) -> str:
+    """`text` as the stream can carry it: our marks become ASCII words and anything else
+    it cannot encode (a name in an IDN, a certificate's issuer) becomes a \\u escape."""
+    codec = encoding or "utf-8"
+    try:
+        text.encode(codec)
+        return text
+    except UnicodeEncodeError:
+        pass
+    except LookupError:
+        codec = "ascii"
+    plain = "".join(_ASCII_MARKS.get(ch, ch) for ch in text)
+    return plain.encode(codec, "backslashreplace").decode(codec)
+
+
+def colour_wanted(stream: object, environ: Mapping[str, str] | None = None) -> bool:
+    """Colour only for a person at a terminal: never into a pipe or file, never when
+    NO_COLOR is set to anything (no-color.org), never on TERM=dumb."""
+    import os
+
+    env = os.environ if environ is None else environ
+    if "NO_COLOR" in env or env.get("TERM", "") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):
+        return False
+
+
+def wrap(text: str, width: int, indent: str) -> list[str]:
+    """`text` cut at spaces into lines of at most `width` columns, the later ones
+    indented; a word longer than a line (a path, a URL) is cut where the line ends."""
+    import textwrap
+
+    return textwrap.wrap(
+        text,
+        width=width,
+        subsequent_indent=indent,
+        break_long_words=True,
+        break_on_hyphens=False,
+    ) or [""]

@@ -33,15 +33,24 @@ def iso_or_none(moment: datetime | None) -> str | None:
     return iso(moment) if moment else None
 
 
+# The times certkeeper reads back from files (state, the certificate cache, other hosts'
+# status) fall in this range; a time outside it is not one certkeeper wrote, and must not
+# overflow date arithmetic or hold anything back for a century.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def from_iso(text: object) -> datetime | None:
     """An aware time read back from a file certkeeper wrote (in UTC), or None for anything
-    else, a naive time included: a hostile field is ignored, never a crash."""
+    else, a naive time and a far-off year included: a hostile field is ignored, never a
+    crash (0001-01-01T00:10:00+01:00 has no UTC spelling at all)."""
     if not isinstance(text, str) or len(text) > 40:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            return None
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        return None
-    return moment.astimezone(UTC)
+    return moment if EARLIEST <= moment < LATEST else None

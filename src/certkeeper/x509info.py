@@ -12,6 +12,11 @@ from pathlib import Path
 
 from certkeeper.value import Value
 
+# X.509's UTCTime starts in 1950. An earlier date (GeneralizedTime can say year 1) or a
+# period that ends before it begins is no certificate any client accepts, and would
+# overflow the date arithmetic of the renewal window.
+EARLIEST = datetime(1950, 1, 1, tzinfo=UTC)
+
 
 class CertInfo(Value):
     serial: int
@@ -74,10 +79,16 @@ def _from_cert(cert: object) -> tuple[CertInfo, bytes]:
     issuer = str(issuer_cn[0].value) if issuer_cn else cert.issuer.rfc4514_string()
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    not_before, not_after = _utc(cert, "not_valid_before"), _utc(cert, "not_valid_after")
+    if not EARLIEST <= not_before <= not_after:
+        raise ValueError(
+            f"malformed certificate: valid from {not_before:%Y-%m-%d} to {not_after:%Y-%m-%d}, "
+            f"not a validity period from {EARLIEST:%Y} on"
+        )
     info = CertInfo(
         serial=cert.serial_number,
-        not_before=_utc(cert, "not_valid_before"),
-        not_after=_utc(cert, "not_valid_after"),
+        not_before=not_before,
+        not_after=not_after,
         issuer=issuer,
         sans=sans,
         aki=aki,

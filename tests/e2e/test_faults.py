@@ -5,6 +5,7 @@ certbot's own deploy hook."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -121,10 +122,17 @@ def test_second_run_gives_up_on_a_held_lock_naming_the_holder(host: Host) -> Non
     finally:
         holder.wait(timeout=60)
     assert proc.returncode == 1
-    assert proc.stderr.strip() == (
-        f"certkeeper: another certkeeper run (pid {holder.pid}) holds the lock "
-        f"{host.root}/run/certkeeper.lock; gave up after waiting 1s"
-    )
+    lock = f"{host.root}/run/certkeeper.lock"
+    [waiting, gave_up] = proc.stderr.strip().splitlines()
+    # Said once, before the wait; then who holds it and since when.
+    assert re.fullmatch(
+        rf"waiting for the lock held by pid {holder.pid} \(check since \d\d:\d\d UTC\)", waiting
+    ), proc.stderr
+    assert re.fullmatch(
+        rf"certkeeper: another certkeeper run holds the lock {re.escape(lock)}: "
+        rf"pid {holder.pid} \(check since \d\d:\d\d UTC\); gave up after waiting 1s",
+        gave_up,
+    ), proc.stderr
 
 
 def test_deploy_hook_deploys_verifies_and_announces_certbots_own_renewal(host: Host) -> None:

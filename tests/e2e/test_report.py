@@ -193,8 +193,11 @@ def test_malformed_input_is_one_line_naming_the_file(
     assert "Traceback" not in proc.stderr
     [line] = proc.stderr.splitlines()
     assert line.startswith(f"certkeeper report: {broken}: not valid JSON: ")
-    # The hosts that could be read are still reported.
-    assert table_rows(proc.stdout)[0][:5] == ["app3", "fine", "fine", "fine.example.test", "OK"]
+    # The lost input is one UNKNOWN row naming it; the hosts that could be read are
+    # still reported.
+    bad_row, good_row = table_rows(proc.stdout)
+    assert bad_row[:5] == [str(broken), "-", "-", "-", "BAD_INPUT"]
+    assert good_row[:5] == ["app3", "fine", "fine", "fine.example.test", "OK"]
 
     cases = {
         "empty.json": ("", "empty: expected the output of `certkeeper status --json`"),
@@ -202,6 +205,18 @@ def test_malformed_input_is_one_line_naming_the_file(
         "old.json": (
             '{"certificates": [], "outbox_waiting": 0}',
             'no "host": expected status --json from a certkeeper that names its host',
+        ),
+        # A wrong type is named as wrong, never shown as "True notice(s) waiting".
+        "true.json": (
+            json.dumps(
+                {
+                    "host": "app9",
+                    "generated_at": datetime.now(UTC).isoformat(),
+                    "certificates": [],
+                    "outbox_waiting": True,
+                }
+            ),
+            '"outbox_waiting" = True: expected a count of notices',
         ),
         "lines.json": (
             outputs["app3"].read_text() + "{oops\n",

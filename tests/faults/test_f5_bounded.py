@@ -183,7 +183,8 @@ def test_oversized_service_file_is_refused_without_reading_it(tmp_path: Path) ->
     _one_line(proc, "api.yaml: is 2147483648 bytes: expected at most 1048576 bytes")
 
 
-def test_password_file_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+def test_password_file_that_is_a_fifo_is_never_read(tmp_path: Path) -> None:
+    """A mail-side mistake: nothing is sent (exit 1) and the FIFO is never opened."""
     cfg = host(tmp_path)
     fifo = tmp_path / "smtp-password"
     os.mkfifo(fifo, 0o600)
@@ -191,8 +192,8 @@ def test_password_file_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
     doc["notify"]["smtp"].update(username="certkeeper", password_file=str(fifo))
     cfg.write_text(yaml.safe_dump(doc))
     proc = certkeeper(cfg, "notify", "test", timeout=30)
-    assert proc.returncode == 2
-    _one_line(proc, "notify.smtp.password_file", "is a FIFO (named pipe)")
+    assert proc.returncode == 1
+    _one_line(proc, "not sent: ", "notify.smtp.password_file", "is a FIFO (named pipe)")
 
 
 def test_cert_pem_symlinked_to_dev_zero_is_one_bad_row(tmp_path: Path) -> None:

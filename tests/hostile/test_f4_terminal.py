@@ -93,12 +93,16 @@ def _raw(text: str) -> list[str]:
 
 def test_status_table_escapes_a_crafted_issuer(evil: tuple[Path, str]) -> None:
     cfg, _ = evil
-    proc = certkeeper(cfg, "status")
-    no_traceback(proc)
-    assert _raw(proc.stdout + proc.stderr) == []
-    # One row for the one domain (the renewal table below names the certificate, not it).
-    rows = [line for line in proc.stdout.splitlines() if "shop.example.com" in line]
-    assert len(rows) == 1, proc.stdout  # no fake row
+    for wide in ((), ("--wide",)):
+        proc = certkeeper(cfg, "status", *wide)
+        no_traceback(proc)
+        assert _raw(proc.stdout + proc.stderr) == []
+        # One row for the one domain (the renewal table below names the certificate, not it).
+        rows = [line for line in proc.stdout.splitlines() if "shop.example.com" in line]
+        assert len(rows) == 1, proc.stdout  # no fake row
+        assert "Evil CA\\x1b[" in rows[0]
+        assert wide or len(rows[0]) <= 120, rows[0]
+    # --wide shows the whole cell, escaped.
     assert "Evil CA\\x1b[2J\\x1b[H\\rOK" in rows[0]
     assert "\\u202emoc\\u2066\\u2028" in rows[0]
 

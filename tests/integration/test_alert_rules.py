@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from certkeeper.actions.metrics import FAMILIES
+from certkeeper.exposition import FAMILIES
 
 TOP = Path(__file__).parents[2]
 RULES = TOP / "examples/prometheus/certkeeper.rules.yml"
@@ -26,7 +26,7 @@ def promtool(*args: str, cwd: Path = TOP) -> subprocess.CompletedProcess[str]:
 def test_promtool_checks_the_rules() -> None:
     proc = promtool("check", "rules", str(RULES))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 7 rules found" in proc.stdout
+    assert "SUCCESS: 8 rules found" in proc.stdout
 
 
 def test_promtool_unit_tests_pass_for_90_and_6_day_certificates() -> None:
@@ -41,6 +41,7 @@ def test_rules_cover_the_issue_and_use_only_metrics_certkeeper_writes() -> None:
     assert set(alerts) == {
         "CertkeeperCertificateExpiring",
         "CertkeeperCertificateExpiringCritical",
+        "CertkeeperCertificateNotYetValid",
         "CertkeeperServedNotDisk",
         "CertkeeperRenewalsFailing",
         "CertkeeperAgentQuiet",

@@ -142,13 +142,13 @@ def test_server_down_then_back_delivers_exactly_once(
     status = certkeeper(cfg, "status")
     assert "1 notice(s) waiting in the outbox" in status.stdout
 
-    saved = tmp_path / "saved.eml"
+    saved = tmp_path / "saved.json"
     shutil.copy(cfg.parent / "state" / "outbox" / spooled, saved)
     server = SMTPServer(Catcher(), port=port).start()
     try:
         again = certkeeper(cfg, "check", "--no-jitter")
         assert again.returncode == 0, again.stderr
-        assert f"delivered waiting notice {spooled[:-4]}" in again.stdout
+        assert f"delivered waiting notice {spooled.removesuffix('.json')}" in again.stdout
         assert outbox_files(cfg) == []
         # A crash after sending but before removing the file leaves it behind:
         shutil.copy(saved, cfg.parent / "state" / "outbox" / spooled)

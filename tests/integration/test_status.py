@@ -114,9 +114,14 @@ def test_table_is_aligned_plain_text_without_a_tty(world: tuple[Path, SNIServer]
         "NOTE",
     ]
     assert "MISMATCH" in lines[1]
-    assert "nginx serves another certificate than the one on disk" in lines[1]
+    # 120 columns: the NOTE gives way (marked), --wide shows it whole.
+    assert "nginx serves ano" in lines[1] and lines[1].endswith("...")
+    assert max(len(line) for line in lines) <= 120
+    assert "(shortened to fit; --wide or --json shows every cell whole)" in lines
     assert lines[0].index("STATE") == lines[1].index("MISMATCH")
     assert "\x1b[" not in proc.stdout
+    wide = certkeeper(cfg, "status", "--only", "stale", "--wide").stdout.splitlines()
+    assert "nginx serves another certificate than the one on disk" in wide[1]
 
 
 def test_unreachable_host(tmp_path: Path, ca: trustme.CA, blackhole: Blackhole) -> None:

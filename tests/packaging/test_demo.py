@@ -57,8 +57,11 @@ def test_demo_runs_end_to_end_and_cleans_up() -> None:
         row = rf"^  \w+ +\w+ +{re.escape(domain)} +OK +\d+ .* Pebble Intermediate CA \w+$"
         assert re.search(row, first, re.M), first
 
-    # 2. Due, renewed, and the SUCCESS card the board received.
+    # 2. Due, renewed, and the SUCCESS card the board received. The aged certificate still
+    # names pebble's CA as its issuer, as the one a real renewal replaces would.
     second = section(out, "2. ")
+    assert "trustme" not in second
+    assert re.search(r"shop\.demo\.test +DUE .* Pebble Intermediate CA", second), second
     assert "shop: renewed; nginx now serves it on shop.demo.test, www.shop.demo.test" in second
     assert f"Subject: [SUCCESS] demo-host {DASH} Cert renewed for shop.demo.test" in second
     assert "Nginx has been reloaded with the new certificate." in second
@@ -66,6 +69,9 @@ def test_demo_runs_end_to_end_and_cleans_up() -> None:
     # 3. Renewed but not reloaded: MISMATCH, repaired by check.
     third = section(out, "3. ")
     assert re.search(r"api\.demo\.test +MISMATCH", third), third
+    # The expiry columns read alike to the minute: the serials tell the two apart.
+    serials = re.search(r"nginx serves serial (\w+), the disk holds serial (\w+)", third)
+    assert serials and serials.group(1) != serials.group(2), third
     assert "api: nginx was serving an old certificate; reloaded and verified" in third
     assert f"Subject: [SUCCESS] demo-host {DASH} Nginx reloaded for api.demo.test" in third
 
@@ -74,6 +80,10 @@ def test_demo_runs_end_to_end_and_cleans_up() -> None:
     assert "$ certkeeper check --no-jitter    # exit 1" in fourth
     assert f"Subject: [ERROR] demo-host {DASH} Cert renewal FAILED for api.demo.test" in fourth
     assert "Failed step: certbot" in fourth
+    # ... and doctor, run as the card says, finds the broken challenge path.
+    assert "$ certkeeper doctor api --resolve api.demo.test:127.0.0.1    # exit 1" in fourth
+    doctor_out = fourth.split("$ certkeeper doctor api", 1)[1]
+    assert re.search(r"HTTP-01 path \[api\].*404", doctor_out), doctor_out
 
     # 5. SMTP down: the notice waits in the outbox, then flush delivers it.
     fifth = section(out, "5. ")
@@ -90,12 +100,44 @@ def test_demo_runs_end_to_end_and_cleans_up() -> None:
     final = section(out, "6. status afterwards")
     assert "# exit 0" in final and "DUE" not in final and "MISMATCH" not in final
 
-    # The config it ran with is kept for reading; the sandbox and every peer are gone.
-    kept = TOP / "demo-run"
-    assert f"the config this demo ran with is kept in {kept}/" in out
-    assert "hostname: demo-host" in (kept / "config.yaml").read_text()
-    assert sorted(p.name for p in (kept / "services.d").iterdir()) == ["api.yaml", "shop.yaml"]
+    # Nothing is left that points at the removed sandbox; the way to explore is named.
+    assert "make demo KEEP=1" in out
+    assert not (TOP / "demo-run").exists()
     sandbox = re.search(r"^sandbox: (\S+)$", out, re.M)
     assert sandbox is not None
     assert not Path(sandbox.group(1)).exists()
     assert running_with(sandbox.group(1)) == []
+
+
+def test_a_kept_demo_can_be_explored_and_stopped() -> None:
+    demo = [sys.executable, str(TOP / "demo" / "run_demo.py")]
+    proc = subprocess.run(
+        [*demo, "--keep"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    sandbox = re.search(r"^sandbox: (\S+)$", proc.stdout, re.M)
+    try:
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+        assert "demo-run/certkeeper status" in proc.stdout
+        assert sandbox and Path(sandbox.group(1)).is_dir()
+        # The launcher has returned; the sandbox answers the commands it printed.
+        explore = TOP / "demo-run" / "certkeeper"
+        status = subprocess.run(
+            [str(explore), "status"], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert re.search(r"api\.demo\.test +OK", status.stdout), status.stdout
+    finally:
+        stop = subprocess.run(
+            [*demo, "--stop"], capture_output=True, text=True, timeout=120, check=False
+        )
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    assert "stopped" in stop.stdout
+    assert sandbox is not None
+    assert not Path(sandbox.group(1)).exists()
+    assert running_with(sandbox.group(1)) == []
+    assert not (TOP / "demo-run").exists()

@@ -113,7 +113,12 @@ class Host:
             },
             lock_timeout_seconds=120,
             # pebble's own HTTPS is signed by a test CA; ARI requests must trust it too.
-            **{"ari": {"ca_file": str(self.pebble.ca_bundle)}, **self.extra_config},
+            # CAA is asked of challtestsrv's DNS, which pebble itself resolves through.
+            **{
+                "ari": {"ca_file": str(self.pebble.ca_bundle)},
+                "dns": {"nameserver": self.pebble.nameserver},
+                **self.extra_config,
+            },
         )
 
     def run(self, *args: str, timeout: float = 300) -> Any:

@@ -4,6 +4,7 @@ checks every case makes on what the user sees."""
 from __future__ import annotations
 
 import email
+import json
 import os
 import socket
 import subprocess
@@ -76,7 +77,7 @@ def calls(root: Path) -> list[str]:
 
 def outbox(root: Path) -> list[bytes]:
     folder = root / "state" / "outbox"
-    return [p.read_bytes() for p in sorted(folder.glob("*.eml"))] if folder.is_dir() else []
+    return [p.read_bytes() for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
 
 
 def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
@@ -100,8 +101,12 @@ def kill_if_alive(pid: int) -> None:
 
 
 def notice_text(raw: bytes) -> str:
-    """A spooled notice as the board shows it: subject and decoded body (quoted-printable
-    soft line breaks would otherwise split what a test looks for)."""
+    """A spooled notice as the board shows it: subject and body. The outbox keeps JSON; an
+    e-mail (quoted-printable, whose soft line breaks would split what a test looks for) is
+    decoded."""
+    if raw.startswith(b"{"):
+        doc = json.loads(raw)
+        return f"{doc['subject']}\n{doc['body']}"
     msg = email.message_from_bytes(raw, policy=default)
     assert isinstance(msg, EmailMessage)
     body = msg.get_body(("plain",))

@@ -60,6 +60,8 @@ class Pebble:
         self.http_port = http_port
         self.port = free_port()
         self.dns_port = free_port()
+        # challtestsrv's management API: mock DNS answers, CAA records among them.
+        self.dns_management_port = free_port()
         self.ca = trustme.CA()
         self.ca_bundle = folder / "pebble-ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_bundle))
@@ -105,7 +107,7 @@ class Pebble:
                 "-dns01",
                 f"127.0.0.1:{self.dns_port}",
                 "-management",
-                f"127.0.0.1:{free_port()}",
+                f"127.0.0.1:{self.dns_management_port}",
             ],
             stdout=log,
             stderr=log,
@@ -125,6 +127,30 @@ class Pebble:
         self.procs.append(acme)
         wait_port(self.port, acme)
         return self
+
+    @property
+    def nameserver(self) -> str:
+        """challtestsrv's DNS, as `dns.nameserver` names it."""
+        return f"127.0.0.1:{self.dns_port}"
+
+    def set_caa(self, host: str, issuers: list[str]) -> None:
+        """Serve CAA `issue` records for `host` (an empty value forbids every CA)."""
+        policies = [{"tag": "issue", "value": issuer} for issuer in issuers]
+        self._manage("/add-caa", {"host": host, "policies": policies})
+
+    def clear_caa(self, host: str) -> None:
+        self._manage("/clear-caa", {"host": host})
+
+    def _manage(self, path: str, doc: dict[str, object]) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.dns_management_port}{path}",
+            data=json.dumps(doc).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -271,13 +297,13 @@ def age_lineage(config_dir: Path, cert_name: str, days_left: float, lifetime: fl
     key = serialization.load_pem_private_key((live / "privkey.pem").read_bytes(), None)
     signer = trustme.CA()
     signer_key = serialization.load_pem_private_key(signer.private_key_pem.bytes(), None)
-    signer_cert = x509.load_pem_x509_certificate(signer.cert_pem.bytes())
     now = datetime.now(UTC)
     not_after = now + timedelta(days=days_left)
     builder = (
         x509.CertificateBuilder()
         .subject_name(old.subject)
-        .issuer_name(signer_cert.subject)
+        # The CA's name as before, so `status` shows the issuer a real renewal would replace.
+        .issuer_name(old.issuer)
         .public_key(key.public_key())  # type: ignore[union-attr,arg-type]
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_after - timedelta(days=lifetime))

@@ -3,7 +3,8 @@ loopback) and a real outbox on disk."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -14,7 +15,9 @@ from certkeeper import config, render
 from certkeeper import state as state_mod
 from certkeeper.actions import notify
 from certkeeper.config import Config
-from certkeeper.notify import spool_event
+from certkeeper.config.model import WebhookSettings
+from certkeeper.notify import spool as spool_notice
+from certkeeper.notify.channels import webhook
 from certkeeper.notify.events import Expiring
 from certkeeper.notify.outbox import outbox_dir, quarantined
 from support.run import service, write_config
@@ -57,7 +60,7 @@ def warning(days: int) -> Expiring:
 
 def spool(cfg: Config, *events: Expiring) -> None:
     for event in events:
-        assert spool_event(cfg, event) is None
+        assert spool_notice(cfg, event) is None
 
 
 # ------------------------------------------------------------------- notify test
@@ -174,3 +177,87 @@ def test_an_empty_outbox_says_so(tmp_path: Path, smtp: SMTPServer) -> None:
     view = notify.outbox(load(tmp_path, smtp.port), NOW)
     assert view == notify.OutboxView([], [])
     assert render.outbox(view) == ["the outbox is empty"]
+
+
+# ------------------------------------------------------------- the stored notice
+
+
+def test_the_outbox_keeps_a_neutral_notice_with_its_channels(
+    tmp_path: Path, smtp: SMTPServer
+) -> None:
+    cfg = load(tmp_path, smtp.port)
+    spool(cfg, warning(7))
+    [path] = outbox_dir(cfg.state_dir).glob("*.json")
+    assert path.stat().st_mode & 0o777 == 0o600
+    doc = json.loads(path.read_bytes())
+    assert doc["event_id"] == path.name.removesuffix(".json")
+    assert (doc["kind"], doc["host"], doc["cert_name"]) == ("warning7", "testhost", "shop")
+    assert doc["subject"] == "[WARNING] testhost \u2013 Certificate expires in 7 days"
+    assert doc["domains"] == ["shop.example.com"]
+    assert doc["channels"] == {"smtp": None}  # no webhook configured: e-mail only
+    assert doc["body"].startswith("Certificate for shop.example.com expires in 7 days.")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda d: d.update(channels={}),
+        lambda d: d.update(event_id="other"),
+        lambda d: d.update(subject="a\x1b[2Jb"),
+        lambda d: d.pop("created"),
+    ],
+)
+def test_a_notice_file_that_is_not_ours_is_quarantined_not_sent(
+    tmp_path: Path, smtp: SMTPServer, tamper: Callable[[dict[str, object]], object]
+) -> None:
+    cfg = load(tmp_path, smtp.port)
+    spool(cfg, warning(7))
+    [path] = outbox_dir(cfg.state_dir).glob("*.json")
+    doc = json.loads(path.read_bytes())
+    tamper(doc)
+    path.write_text(json.dumps(doc))
+    result = notify.flush(cfg, NOW)
+    [(_, reason, permanent)] = result.undelivered
+    assert reason.startswith("quarantined: not a notice") and permanent
+    assert smtp.catcher.messages == []
+    assert [p.name for p, _ in quarantined(cfg.state_dir)] == [path.name]
+
+
+def test_the_webhook_target_masks_every_secret_part(tmp_path: Path) -> None:
+    url = tmp_path / "url"
+    url.write_text("https://us%65r:p%40ss-word@hooks.example.com:8443/services/T0/B1/XYZ?k=tok3n\n")
+    headers = tmp_path / "headers"
+    headers.write_text("# a comment\n\nAuthorization: Bearer abc.def\n")
+    target = webhook.load(WebhookSettings(url, headers, 5.0))
+    assert target.shown == "https://hooks.example.com:8443/***"
+    assert (target.host, target.port, target.tls) == ("hooks.example.com", 8443, True)
+    assert target.path == "/services/T0/B1/XYZ?k=tok3n"
+    assert target.headers["Authorization"] == "Bearer abc.def"  # the file's, not userinfo's
+    said = target.mask(
+        f"{url.read_text()} /services/T0/B1/XYZ k=tok3n user p@ss-word Bearer abc.def"
+    )
+    for secret in ("XYZ", "tok3n", "p@ss-word", "p%40ss-word", "abc.def"):
+        assert secret not in said
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "expected"),
+    [
+        ("ftp://hooks.example.com/x", "", "expected an http:// or https:// URL"),
+        ("https://hooks.example.com:99999/x", "", "expected an http:// or https:// URL"),
+        ("https://a.example/x https://b.example/y", "", "expected one URL on one line"),
+        ("https://hooks.example.com/x", "Host: evil.example", "Host is set by certkeeper"),
+        ("https://hooks.example.com/x", "Bad Name: v", "expected `Name: value`"),
+        ("https://hooks.example.com/caf\u00e9", "", "expected an ASCII URL"),
+        ("https://hooks.example.com/x", "X-Token: caf\u00e9", "expected an ASCII value"),
+    ],
+)
+def test_a_bad_webhook_file_is_said_without_its_secret(
+    tmp_path: Path, url: str, headers: str, expected: str
+) -> None:
+    (tmp_path / "url").write_text(url)
+    (tmp_path / "headers").write_text(headers)
+    with pytest.raises(webhook.BadWebhook) as caught:
+        webhook.load(WebhookSettings(tmp_path / "url", tmp_path / "headers", 5.0))
+    assert expected in str(caught.value)
+    assert "/x" not in str(caught.value) and "evil" not in str(caught.value)

@@ -126,8 +126,9 @@ def test_error_notice_carries_step_output_and_the_guide_checklist() -> None:
     end = lines.index("Manual intervention required. Check:")
     shown = lines[start : end - 1]
     assert len(shown) == 60 and shown[-1] == "Some challenges have failed."
-    assert lines[end : end + 12] == [
+    assert lines[end : end + 13] == [
         "Manual intervention required. Check:",
+        "First: sudo certkeeper doctor foxycart-sandbox",
         "1. Nginx is serving /.well-known/acme-challenge/ from /var/www/letsencrypt",
         "2. DNS correctly points to this server",
         "3. Port 80 is accessible externally",

@@ -62,7 +62,7 @@ def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
             {"jiter_seconds": 5},
             "jiter_seconds: unknown key (did you mean 'jitter_seconds'?); known keys: hostname, "
             "services_dir, state_dir, lock_file, lock_timeout_seconds, jitter_seconds, certbot, "
-            "nginx, probe, notify, ari, metrics_file",
+            "nginx, probe, notify, ari, ca, dns, metrics_file, mode",
         ),
         (
             {"notify": {"smtp": {"security": "starttsl"}}},
@@ -122,19 +122,24 @@ def test_password_in_config_is_refused_without_echoing_it(tmp_path: Path) -> Non
     assert "hunter2" not in line
 
 
-def test_world_readable_password_file_is_refused(tmp_path: Path) -> None:
+def test_a_world_readable_password_file_is_a_warning_not_a_refusal(tmp_path: Path) -> None:
+    """Mail is the report, not the job: validate passes (exit 0), so the role's
+    validate-before-replace keeps a config that still renews."""
     secret = tmp_path / "smtp-password"
     secret.write_text("s3cret\n")
     os.chmod(secret, 0o644)
     cfg = write_config(
         tmp_path, {"shop": GOOD}, notify={"smtp": {"username": "u", "password_file": str(secret)}}
     )
-    assert only_problem(cfg) == (
-        f"{cfg}: notify.smtp.password_file = '{secret}': expected a file that is not "
-        f"world-readable (run: chmod 600 {secret})"
-    )
-    os.chmod(secret, 0o600)
-    assert validate(cfg)[0] == 0
+    proc = certkeeper(cfg, "config", "validate")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"OK: {cfg}: 1 service(s), 1 certificate(s)"
+    assert "s3cret" not in proc.stdout + proc.stderr
+
+
+def test_mode_must_be_shadow_or_active(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD}, mode="dry")
+    assert only_problem(cfg) == f"{cfg}: mode = 'dry': expected one of: shadow, active"
 
 
 def test_config_show_never_prints_the_password(tmp_path: Path) -> None:
@@ -443,3 +448,11 @@ def test_config_show_prints_every_default(tmp_path: Path) -> None:
     assert shown["notify"]["smtp"]["password"] is None
     assert shown["services"][0]["certbot_renewal_days"] == 31
     assert "certbot_install_method" not in shown["services"][0]
+
+
+def test_a_config_without_mode_is_active_so_upgrades_keep_renewing(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"shop": GOOD})
+    shown = yaml.safe_load(certkeeper(cfg, "config", "show").stdout)
+    assert shown["mode"] == "active"
+    cfg = write_config(tmp_path, {"shop": GOOD}, mode="shadow")
+    assert yaml.safe_load(certkeeper(cfg, "config", "show").stdout)["mode"] == "shadow"

@@ -22,8 +22,10 @@ IN_WORDS = {"hostname": "short host name", "notify.from": "`certkeeper@<hostname
 
 
 def readme_block() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert README_BEGIN in text and README_END in text, "the README lost its table markers"
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert README_BEGIN in text and README_END in text, (
+        "docs/configuration.md lost its table markers"
+    )
     return text.split(README_BEGIN + "\n", 1)[1].split(README_END, 1)[0]
 
 
@@ -84,11 +86,13 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def test_the_shipped_example_names_every_key_with_its_default() -> None:
     """examples/config.yaml is the table with comments: every key, at its default, except
-    metrics_file, which the package ships as `auto`."""
+    metrics_file, which the package ships as `auto`, and mode: the package installs in
+    shadow, so that installing never changes how a host renews."""
     example = flatten(yaml.safe_load((ROOT / "examples" / "config.yaml").read_text()))
     # As a set: the example keeps its own order (metrics_file sits with the other
     # top-level keys there), the README follows the table's.
     assert sorted(example) == sorted(key.path for key in GLOBAL_KEYS)
     for key in GLOBAL_KEYS:
-        expected = "auto" if key.path == "metrics_file" else plain(key.default)
+        shipped = {"metrics_file": "auto", "mode": "shadow"}
+        expected = shipped.get(key.path, plain(key.default))
         assert example[key.path] == expected, key.path

@@ -60,32 +60,73 @@ def test_webroot_map_is_read_from_its_subsection(tmp_path: Path) -> None:
     assert certbot.read_webroot_map(tmp_path, "absent") == {}
 
 
-def test_rendering_one_line_per_check_with_the_fix_on_failure() -> None:
+def test_rendering_puts_the_verdict_first_then_failures_with_their_fix_then_passes() -> None:
     results = [
         doctor.Result("nginx", "nginx -t", "", True, "syntax is ok"),
         doctor.Result("hook", "The deploy hook", "", False, "missing", "certkeeper install-hook"),
         doctor.Result("history", "History", "shop", True, "last attempt", details=("a", "b")),
     ]
     assert doctor.text(results) == [
+        "1 of 3 checks fail: The deploy hook",
+        "\u2717 The deploy hook: missing",
+        "    fix: certkeeper install-hook",
         "\u2713 nginx -t: syntax is ok",
-        "\u2717 The deploy hook: missing \u2192 fix: certkeeper install-hook",
+        # certbot's log only under a check that failed
         "\u2713 History [shop]: last attempt",
-        "    a",
-        "    b",
-        "2 of 3 checks passed; 1 failed",
     ]
     assert doctor.exit_code(results) == 1
     doc = json.loads(doctor.as_json(results))
     assert doc["ok"] is False
+    assert doc["verdict"] == "1 of 3 checks fail: The deploy hook"
     assert doc["checks"][1] == {
         "check": "hook",
         "title": "The deploy hook",
         "subject": None,
         "ok": False,
+        "could_not_run": False,
         "finding": "missing",
         "fix": "certkeeper install-hook",
         "details": [],
     }
+
+
+def test_every_line_fits_120_columns_and_json_keeps_the_whole_text() -> None:
+    long = "nginx answered 404 for " + "shop.example.com/" * 40
+    results = [
+        doctor.Result("http01", "HTTP-01 path", "shop", False, long, "add the location " * 20),
+        doctor.Result("dns", "DNS", "shop", True, "x" * 400),
+        doctor.Result("history", "History", "shop", False, "failed", "read it", ("y" * 300,)),
+    ]
+    lines = doctor.text(results)
+    assert max(len(line) for line in lines) <= 120, lines
+    assert lines[0] == "2 of 3 checks fail: HTTP-01 path, History"
+    assert lines[1].startswith("\u2717 HTTP-01 path [shop]: nginx answered 404")
+    assert lines[2].startswith("    ")  # the finding wraps onto indented lines
+    assert any(line.startswith("    fix: add the location") for line in lines)
+    assert "    | " + "y" * 100 in "\n".join(lines)
+    doc = json.loads(doctor.as_json(results))
+    assert doc["checks"][0]["finding"] == long
+    assert doc["checks"][1]["finding"] == "x" * 400
+
+
+def test_a_check_that_could_not_run_is_counted_apart_and_is_no_pass() -> None:
+    results = [
+        doctor.Result("dns", "DNS", "shop", False, "no address", "point DNS here"),
+        doctor.needs_root("symlinks", "The symlinks", "shop", "cannot see /etc/x: denied"),
+        doctor.Result("nginx", "nginx -t", "", True, "ok"),
+    ]
+    assert doctor.text(results) == [
+        "1 of 3 checks fail: DNS; 1 could not run (needs root): The symlinks",
+        "\u2717 DNS [shop]: no address",
+        "    fix: point DNS here",
+        "? The symlinks [shop]: cannot see /etc/x: denied",
+        "    needs root: sudo certkeeper doctor",
+        "\u2713 nginx -t: ok",
+    ]
+    only_unseen = results[1:]
+    assert doctor.text(only_unseen)[0] == "1 of 2 checks could not run (needs root): The symlinks"
+    assert doctor.exit_code(only_unseen) == 1
+    assert doctor.text(results[2:])[0] == "all 1 checks pass"
 
 
 def test_a_check_that_hangs_is_timed_out_and_one_that_raises_is_a_finding() -> None:

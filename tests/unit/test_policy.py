@@ -63,13 +63,9 @@ def assess(
 ) -> policy.Assessment:
     return policy.assess(
         "a.example.com",
-        served,
-        error,
-        disk,
-        monitor_only=monitor_only,
-        renewal_days=31,
-        warn_days=(30, 14, 7),
-        now=NOW,
+        policy.Observed(served, error, disk),
+        policy.Judging(monitor_only, 31, (30, 14, 7)),
+        NOW,
     )
 
 

@@ -113,15 +113,7 @@ def test_status_rows_turn_due_by_ari() -> None:
     c = cert(60)
     window = AriWindow(NOW - 2 * HOUR, NOW + HOUR, NOW - HOUR)
     a = policy.assess(
-        "a.example.com",
-        c,
-        None,
-        c,
-        monitor_only=False,
-        renewal_days=31,
-        warn_days=(7,),
-        now=NOW,
-        ari=window,
+        "a.example.com", policy.Observed(c, None, c), policy.Judging(False, 31, (7,)), NOW, window
     )
     assert a.state is policy.Health.DUE
 

@@ -11,9 +11,11 @@ are values; render.check_lines words them.
 
 from __future__ import annotations
 
+import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -71,19 +73,42 @@ def run(
             for lineage in svc.lineages:
                 rec = state.certs.get(lineage.cert_name)
                 if rec is not None and rec.intent is not None:
-                    recover(cfg, lineage, rec, journal, report, probe)
+                    with _guard(lineage, report):
+                        recover(cfg, lineage, rec, journal, report, probe)
     rows = survey(cfg, services, clock())
     report.rows = rows
     for svc in services:
         for lineage in svc.lineages:
             mine = [r for r in rows if r.lineage is lineage]
-            if svc.enabled:
-                rec = state.cert(lineage.cert_name)
-                seen = Seen.of(mine)
-                managed(cfg, svc, lineage, seen, rec, clock, report, journal, probe, force=force)
-            else:
-                monitor(cfg, lineage, mine, state, clock(), report, journal)
+            with _guard(lineage, report):
+                if svc.enabled:
+                    rec = state.cert(lineage.cert_name)
+                    seen = Seen.of(mine)
+                    managed(
+                        cfg, svc, lineage, seen, rec, clock, report, journal, probe, force=force
+                    )
+                else:
+                    monitor(cfg, lineage, mine, state, clock(), report, journal)
     return report
+
+
+@contextmanager
+def _guard(lineage: Lineage, report: CheckReport) -> Iterator[None]:
+    """Whatever goes wrong deciding or acting on one certificate is that certificate's
+    ERROR: the traceback goes to syslog, one line to the user, and the others go on."""
+    try:
+        yield
+    except Exception as exc:
+        get_logger(command="check").exception(
+            "check.cert_crashed", cert=lineage.cert_name, error=repr(exc)[:500]
+        )
+        report.outcomes.append(
+            Trouble(
+                f"{lineage.cert_name}: ERROR: internal error while checking it "
+                f"({type(exc).__name__}); the other certificates went on "
+                "(the traceback is in syslog: journalctl -t certkeeper -n 50)"
+            )
+        )
 
 
 def managed(
@@ -116,13 +141,10 @@ def managed(
             # Not due and served as on disk: whatever failed before was fixed (by a person,
             # or certbot's own timer); the failure streak is over, its last error stays.
             rec.consecutive_failures = 0
+            rec.paused = None  # a certificate that is not due was issued after the pause
         return
     urgent = window is not None and window.end <= at
-    allowed, why = (
-        policy.attempt_allowed(rec.last_attempt, rec.backoff_until, at, force, urgent)
-        if policy.limits_apply(action)
-        else (True, "")
-    )
+    allowed, why = _gate(lineage, action, rec, at, force=force, urgent=urgent)
     if journal is None:
         left = policy.days_left(seen.disk.not_after, at) if seen.disk else None
         name = lineage.cert_name
@@ -134,6 +156,25 @@ def managed(
         _failing_warning(cfg, lineage, seen.disk, rec, at, report, journal)
         return
     _attempt(cfg, svc, lineage, action, seen, rec, clock(), report, journal, probe)
+
+
+def _gate(
+    lineage: Lineage,
+    action: policy.Action,
+    rec: CertRecord,
+    at: datetime,
+    *,
+    force: bool,
+    urgent: bool,
+) -> tuple[bool, str]:
+    """May certbot run: the CA's pause first (only `check --force --only NAME` lifts it, see
+    _unpause), then the 20-hour guard and the rate-limit back-off."""
+    if not policy.limits_apply(action):
+        return True, ""
+    if rec.paused is not None:
+        lead, hint = policy.pause_lead(rec.paused.link), policy.resume_hint(lineage.cert_name)
+        return False, f"{lead} ({hint})"
+    return policy.attempt_allowed(rec.last_attempt, rec.backoff_until, at, force, urgent)
 
 
 def _attempt(
@@ -259,10 +300,17 @@ class CheckResult:
     outcomes: list[Outcome] = field(default_factory=list)
     # The outbox delivered after the renewals (not this run's own notices).
     flushed: Flushed = field(default_factory=Flushed)
+    # "shadow": the outcomes are what an active run would have done (render prefixes them).
+    mode: str = "active"
+    # Config mistakes said in `warnings` that cost only the report: the run still renews,
+    # but a person must act, so it ends in 1.
+    mistakes: int = 0
 
     @property
     def failed(self) -> bool:
-        return bool(self.problems or self.flushed.exit_code) or any(o.failed for o in self.outcomes)
+        if self.problems or self.flushed.exit_code or self.mistakes:
+            return True
+        return any(o.failed for o in self.outcomes)
 
 
 def jitter_seconds(cfg: Config, no_jitter: bool, dry_run: bool, interactive: bool) -> float:
@@ -272,41 +320,155 @@ def jitter_seconds(cfg: Config, no_jitter: bool, dry_run: bool, interactive: boo
     return random.uniform(0, cfg.jitter_seconds)
 
 
+def _quiet(_: str) -> None:
+    pass
+
+
 def check(
-    cfg: Config, only: str | None, *, dry_run: bool, force: bool, no_jitter: bool, interactive: bool
+    cfg: Config,
+    only: str | None,
+    *,
+    dry_run: bool,
+    force: bool,
+    no_jitter: bool,
+    interactive: bool,
+    tell: Callable[[str], None] = _quiet,
 ) -> CheckResult:
+    """`tell` hears, before it happens, every wait the user did not ask for."""
     from certkeeper import state as state_mod
 
     services = select(cfg, only)
     require_private_state(cfg)
-    result = CheckResult()
-    unsent = unsent_warning(cfg)
-    if unsent:
-        result.warnings.append(unsent)
-        get_logger(command="check").warning("notify.unset", message=unsent)
+    result = CheckResult(mode=cfg.mode)
+    _warn(cfg, result)
     if dry_run:
+        _refuse_while_held(cfg)
         state = state_mod.load(cfg.state_dir, now(), repair=False)
+        _unpause(state, services, force, only, result)
         result.outcomes = run(cfg, services, state, now, force=force).outcomes
         return result
     delay = jitter_seconds(cfg, no_jitter, dry_run, interactive)
     if delay:
         get_logger(command="check").info("jitter", seconds=round(delay, 1))
+        tell(f"waiting {math.ceil(delay)} s (jitter; --no-jitter to skip)")
         time.sleep(delay)
-    _locked_run(cfg, services, only, force, result)
+    if cfg.shadow:
+        _shadow_run(cfg, services, only, force, result, tell)
+    else:
+        _locked_run(cfg, services, only, force, result, tell)
     result.exit_code = 1 if result.failed else 0
     return result
 
 
+def _refuse_while_held(cfg: Config) -> None:
+    """A dry run beside a run that is acting now would read its half-told story (the
+    attempt it just recorded reads as the 20-hour guard): say who acts instead."""
+    from certkeeper.errors import LockBusy
+    from certkeeper.lock import held_by
+
+    holder = held_by(cfg.lock_file)
+    if holder is not None:
+        raise LockBusy(
+            f"another certkeeper run holds the lock {cfg.lock_file}: {holder.describe()}, "
+            "acting now; run --dry-run again when it is done"
+        )
+
+
+def _warn(cfg: Config, result: CheckResult) -> None:
+    """What is wrong around the renewals, on stderr and in syslog; it never stops them."""
+    log = get_logger(command="check")
+    unsent = unsent_warning(cfg)
+    if unsent:
+        result.warnings.append(unsent)
+        log.warning("notify.unset", message=unsent)
+    for mistake in cfg.mistakes:
+        result.warnings.append(mistake.text)
+        log.warning("config.mistake", key=mistake.key, message=mistake.text)
+    result.mistakes = len(cfg.mistakes)
+
+
+def _shadow_run(
+    cfg: Config,
+    services: tuple[Service, ...],
+    only: str | None,
+    force: bool,
+    result: CheckResult,
+    tell: Callable[[str], None],
+) -> None:
+    """Shadow mode: every decision of an active run, none of its effects.
+
+    No journal, so nothing is attempted, recorded, spooled or sent; the state is saved
+    for its caches (the ARI windows) and the run's heartbeat, which metrics reports.
+    """
+    from certkeeper import state as state_mod
+    from certkeeper.lock import host_lock
+    from certkeeper.notify.outbox import count
+
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "check", _lock_wait(tell)):
+        state = state_mod.load(cfg.state_dir, now())
+        report = run(cfg, services, state, now, force=force)
+        result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes]
+        shadow_log(report.outcomes, count(cfg.state_dir))
+        result.lines.append(
+            "shadow: nothing was renewed, linked, reloaded or sent; to let certkeeper renew,"
+            f" set `mode: active` in {cfg.path}"
+        )
+        state.check_run = state_mod.CheckRun(now(), success=not result.failed)
+        problem = _save(state)
+        if problem:
+            result.problems.append(problem)
+        _write_metrics(cfg, state, report, only, result)
+
+
+def shadow_log(outcomes: list[Outcome], waiting: int) -> None:
+    """Syslog gets what an active run would have done and sent."""
+    log = get_logger(command="check", mode="shadow")
+    for outcome in outcomes:
+        if isinstance(outcome, WouldAct):
+            log.info(
+                "shadow.would_act",
+                cert=outcome.cert_name,
+                action=outcome.action,
+                skipped=outcome.why_not or None,
+                days_left=outcome.days_left,
+            )
+        elif isinstance(outcome, Warned):
+            log.info(
+                "shadow.notice_not_sent",
+                cert=outcome.cert_name,
+                notice="WARNING",
+                days_left=outcome.days_left,
+            )
+    if waiting:
+        log.info("shadow.outbox_not_flushed", waiting=waiting)
+
+
+def _lock_wait(tell: Callable[[str], None]) -> Callable[[str], None]:
+    """Whom a run waits for, said once: in syslog and to the person who started it."""
+
+    def waiting(text: str) -> None:
+        get_logger(command="check").info("lock.wait", message=text)
+        tell(text)
+
+    return waiting
+
+
 def _locked_run(
-    cfg: Config, services: tuple[Service, ...], only: str | None, force: bool, result: CheckResult
+    cfg: Config,
+    services: tuple[Service, ...],
+    only: str | None,
+    force: bool,
+    result: CheckResult,
+    tell: Callable[[str], None],
 ) -> None:
     """Under the host lock: the story, then the outbox, then the record of the run."""
     from certkeeper import state as state_mod
     from certkeeper.lock import host_lock
     from certkeeper.notify.events import event_id
 
-    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "check", _lock_wait(tell)):
         state = state_mod.load(cfg.state_dir, now())
+        _unpause(state, services, force, only, result)
         report = run(cfg, services, state, now, force=force, journal=_journal(cfg, state))
         result.outcomes = [*(Trouble(w) for w in state.warnings), *report.outcomes]
         # After the renewals: notification trouble (a dead relay, a bad password, a
@@ -320,6 +482,25 @@ def _locked_run(
         _write_metrics(cfg, state, report, only, result)
 
 
+def _unpause(
+    state: State, services: tuple[Service, ...], force: bool, only: str | None, result: CheckResult
+) -> None:
+    """`check --force --only NAME` is how a person says "I followed the CA's unpause link":
+    only then does certbot ask again for a paused name. --force alone, over every service,
+    would send every paused name back to the CA and deepen each pause."""
+    if not (force and only):
+        return
+    for svc in services:
+        for lineage in svc.lineages:
+            rec = state.certs.get(lineage.cert_name)
+            if rec is not None and rec.paused is not None:
+                rec.paused = None
+                result.lines.append(
+                    f"{lineage.cert_name}: --force --only lifts the CA's pause; certbot asks again"
+                )
+                get_logger(command="check").info("pause.cleared", cert_name=lineage.cert_name)
+
+
 def _save(state: State) -> str | None:
     try:
         state.save(now())
@@ -330,11 +511,11 @@ def _save(state: State) -> str | None:
 
 
 def _journal(cfg: Config, state: State) -> Journal:
-    from certkeeper.notify import spool_event, told
+    from certkeeper.notify import spool, told
 
     return Journal(
         save=lambda: _save(state),
-        spool=lambda event: spool_event(cfg, event),
+        spool=lambda event: spool(cfg, event),
         told=lambda nonce: told(cfg, state, nonce),
     )
 
@@ -344,11 +525,11 @@ def _write_metrics(
 ) -> None:
     if cfg.metrics_file is None:
         return
-    from certkeeper.actions import metrics
+    from certkeeper.samples import after_check
 
     # A quiet run over every service already saw the world as it still is.
     rows = report.rows if only is None and not report.events else None
-    problem = metrics.after_check(cfg, state, now(), rows)
+    problem = after_check(cfg, state, now(), rows)
     if problem:
         # Said, not failed: the renewal itself went as reported.
         result.warnings.append(problem)

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from certkeeper import certbot, deploy, policy
+from certkeeper import caa, certbot, deploy, policy
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.notify.events import Event, Failed, Reloaded, Renewed
 from certkeeper.outcomes import Acted, Outcome, Trouble, first_line
-from certkeeper.state import CertRecord, Intent
+from certkeeper.state import CertRecord, Intent, Paused
 from certkeeper.survey import Row, probe_domains
 from certkeeper.x509info import CertInfo
 
@@ -114,6 +114,8 @@ def record(
         rec.consecutive_failures += 1
         if backoff is not None:
             rec.backoff_until = backoff
+        if event.ca_paused:
+            rec.paused = Paused(event.at, event.unpause_link)
         return
     rec.last_result = "success"
     rec.failed_step = None
@@ -124,6 +126,7 @@ def record(
         rec.previous_expiry = event.previous_expiry
         rec.new_expiry = event.new_expiry
         rec.last_success = event.at
+        rec.paused = None  # the CA issued: whatever pause there was is over
         # A new certificate starts a new series of expiry warnings.
         rec.warned_for = None
         rec.warned_thresholds = []
@@ -137,6 +140,10 @@ def ari_window(
         return None
     from certkeeper import ari
 
+    if cfg.ari.skipped:
+        # The CA file is missing: no request, but a window already fetched still counts
+        # (ARI only ever brings a renewal forward).
+        return ari.window_for(rec.ari, disk)
     rec.ari = ari.refresh(cfg.ari, cfg.certbot.config_dir, lineage.cert_name, disk, rec.ari, now)
     return ari.window_for(rec.ari, disk)
 
@@ -156,6 +163,7 @@ def act(
     Returns the event and, when certbot hit a rate limit, until when to hold off.
     """
     lineage = attempt.lineage
+    attempt = replace(attempt, issuance=action is policy.Action.ISSUE)
     if action is policy.Action.UNREADABLE:
         return deploy.failure(
             cfg,
@@ -166,9 +174,17 @@ def act(
             f"`ls -l {certbot.live_dir(cfg, lineage.cert_name)}/` and `certbot certificates`.",
         ), None
     if action is not policy.Action.REDEPLOY:
-        problem = certbot.profile_support_problem(cfg, lineage)
+        problem = certbot.renewal_conf_problem(
+            cfg.certbot.config_dir, lineage.cert_name
+        ) or certbot.profile_support_problem(cfg, lineage)
         if problem is not None:
             return deploy.failure(cfg, attempt, "certbot", problem), None
+    if action is policy.Action.ISSUE:
+        forbidden = caa.issuance_problem(
+            lineage.domains, cfg.ca.caa_identity, cfg.dns.nameserver, cfg.dns.timeout_seconds
+        )
+        if forbidden is not None:
+            return deploy.failure(cfg, attempt, "CAA", forbidden), None
     disk = seen.disk
     rec.intent = Intent(
         action=action.value,
@@ -206,11 +222,21 @@ def renew(
         tail = result.output_tail()
         return after_certbot(cfg, attempt, disk, probe, issue=issue, certbot_tail=tail), None
     tail = result.output_tail()
-    backoff = policy.rate_limit_backoff(tail, attempt.at)
+    # The whole output, not the tail: a line cut for the card could cut the link short.
+    pause = policy.ca_pause(f"{result.stdout}\n{result.stderr}")
+    # A pause is a rateLimited problem too, but no back-off ends it: only a person does.
+    backoff = policy.rate_limit_backoff(tail, attempt.at) if pause is None else None
     if backoff:
         note = f"Let's Encrypt rate limit hit: no new attempt before {backoff:%Y-%m-%d %H:%M} UTC"
         attempt = replace(attempt, notes=(*attempt.notes, note))
-    return deploy.failure(cfg, attempt, "certbot", f"{result.describe()}\n{tail}"), backoff
+    if pause is not None and pause.refused:
+        attempt = replace(
+            attempt, notes=(*attempt.notes, f"the CA paused the name; {pause.refused}")
+        )
+    failed = deploy.failure(cfg, attempt, "certbot", f"{result.describe()}\n{tail}")
+    if pause is not None:
+        failed = replace(failed, ca_paused=True, unpause_link=pause.link)
+    return failed, backoff
 
 
 def after_certbot(

@@ -15,13 +15,31 @@ if TYPE_CHECKING:
 
 
 def unsent_warning(cfg: Config) -> str | None:
-    """A host without notify.to renews silently: nobody would hear of an ERROR."""
-    if cfg.notify.to is not None:
+    """A host without notify.to renews silently: nobody would hear of an ERROR.
+    A webhook alone is a way out too, so it silences this warning."""
+    if cfg.notify.to is not None or cfg.notify.webhook.url_file is not None:
         return None
     return (
         f"notify.to is not set in {cfg.path}: notices go nowhere, so no SUCCESS, ERROR or "
         "WARNING card reaches the team; set notify.to to the board's address"
     )
+
+
+def shadow_warning(cfg: Config) -> str | None:
+    """A host in shadow mode looks healthy while nothing on it would ever be renewed."""
+    if not cfg.shadow:
+        return None
+    return (
+        f"this host is in shadow mode (mode: shadow in {cfg.path}): check decides but never"
+        " renews, reloads or sends; set mode: active to let it renew"
+    )
+
+
+def mode_warnings(cfg: Config) -> list[str]:
+    """What `status` says about the host before its certificates: shadow mode, and each
+    config mistake that holds the notices back or skips ARI."""
+    shadow = shadow_warning(cfg)
+    return [*([shadow] if shadow else []), *(m.text for m in cfg.mistakes)]
 
 
 def window_warnings(items: Iterable[tuple[Service, Lineage, CertInfo | None]]) -> list[str]:

@@ -25,6 +25,9 @@ class Validation:
     windows: list[str] = field(default_factory=list)
     # Configured paths the installed certkeeper.service's sandbox would not let it write.
     blocked: list[Blocked] = field(default_factory=list)
+    # Mistakes that hold back only the notices or ARI: WARNING lines, exit 0, so that a
+    # validate-before-replace does not refuse a config that still renews.
+    mistakes: list[str] = field(default_factory=list)
 
 
 def validate(cfg: Config, root: Path) -> Validation:
@@ -41,6 +44,7 @@ def validate(cfg: Config, root: Path) -> Validation:
         unsent=unsent_warning(cfg),
         windows=config_warnings(cfg),
         blocked=sandbox.blocked(cfg, unit) if unit is not None else [],
+        mistakes=[m.text for m in cfg.mistakes],
     )
 
 
@@ -57,3 +61,29 @@ def config_warnings(cfg: Config) -> list[str]:
 def show(cfg: Config) -> dict[str, Any]:
     """The effective configuration, defaults filled in, secrets masked or redacted."""
     return as_dict(cfg)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    target: Path  # the live file the candidate would replace
+    certificates: int
+    # Problems of the live config that replacing this one file neither causes nor cures.
+    warnings: list[str]
+
+
+def validate_candidate(config_file: Path, candidate: Path, name: str) -> Candidate:
+    """May `candidate` replace services_dir/NAME.yaml? Raises ConfigError with its own
+    problems and its clashes with the other live files (a cert_name used twice).
+
+    The global file's and the other files' problems are only warnings here: refusing over
+    them would stop the role from fixing a host one file at a time, and `config validate`
+    without a candidate still names them."""
+    from certkeeper.config.checker import Checker, load_yaml
+    from certkeeper.config.load import read_keys
+    from certkeeper.config.services import check_candidate
+
+    path = config_file.absolute()
+    chk = Checker(path)
+    values = read_keys(chk, load_yaml(path))
+    service, warnings = check_candidate(values["services_dir"], candidate, name)
+    return Candidate(service.file, len(service.lineages), chk.problems + warnings)

@@ -31,10 +31,12 @@ class HookResult:
     event: Event | None = None
     # (event id, the server's reason, permanent) for a notice the server did not take.
     undelivered: list[tuple[str, str, bool]] = field(default_factory=list)
+    # The notice could not even be written to the outbox: nobody will hear of this.
+    lost: bool = False
 
     @property
     def exit_code(self) -> int:
-        return 1 if isinstance(self.event, Failed) else 0
+        return 1 if isinstance(self.event, Failed) or self.lost else 0
 
 
 def lineage_name(cfg: Config, renewed_lineage: str | None) -> str:
@@ -111,10 +113,16 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> HookResult:
     """The command. Under the host lock unless `check` runs it."""
     from certkeeper import state as state_mod
     from certkeeper.lock import host_lock
-    from certkeeper.notify import announce
+    from certkeeper.notify import deliver, spool
     from certkeeper.trust import require_private_state
 
     log = get_logger(command="deploy-hook")
+    if cfg.shadow:
+        # Installing certkeeper beside the old hooks must not add a second reload and a
+        # second card to each renewal they deploy. RENEWED_LINEAGE is not even read.
+        message = f"shadow: the deploy hook did nothing (mode: shadow in {cfg.path})"
+        log.info("deploy_hook.shadow", message=message)
+        return HookResult(message)
     require_private_state(cfg)
     if os.environ.get(certbot.PARENT_ENV):
         # The check run that started certbot holds the lock and does the deploy itself.
@@ -122,14 +130,18 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> HookResult:
         log.info("deploy_hook.skipped", message=outcome.message)
         # check tells this story itself, so the hook says what it saw and succeeds.
         return HookResult(outcome.message)
-    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "deploy-hook"):
         outcome = run(cfg, renewed_lineage, now())
         log.info("deploy_hook", message=outcome.message)
         if outcome.event is None:
             return outcome
         state = state_mod.load(cfg.state_dir, now())
-        delivery = announce(cfg, state, [outcome.event], now())
+        # The same path as check: the notice to the outbox, then the whole outbox out.
+        lost = spool(cfg, outcome.event)
+        delivery = deliver(cfg, state, now())
         state.save(now())
         if isinstance(outcome.event, Failed):
             log.error("deploy_hook.failed", message=outcome.event.output)
-        return replace(outcome, undelivered=list(delivery.failed))
+        if lost or delivery.broken:
+            outcome = replace(outcome, message=f"{outcome.message}; {lost or delivery.broken}")
+        return replace(outcome, undelivered=delivery.undelivered, lost=bool(lost))

@@ -1,4 +1,4 @@
-"""`certkeeper notify test|flush|outbox`: the way from the outbox to the team's board.
+"""`certkeeper notify test|flush|outbox`: the way from the outbox to the team, every channel.
 
 Each function takes a loaded Config and returns a value; cli.py and render.py say it.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from certkeeper.config import Config
 
@@ -16,9 +15,6 @@ from certkeeper.notify import Flushed as Flushed
 from certkeeper.notify import Trial as Trial
 from certkeeper.notify import deliver as deliver
 from certkeeper.notify import send_test as send_test
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass
@@ -47,7 +43,7 @@ def flush(cfg: Config, now: datetime) -> Flushed:
     from certkeeper.trust import require_private_state
 
     require_private_state(cfg)
-    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds):
+    with host_lock(cfg.lock_file, cfg.lock_timeout_seconds, "notify-flush"):
         state = state_mod.load(cfg.state_dir, now)
         result = deliver(cfg, state, now)
         state.save(now)

@@ -2,8 +2,10 @@
 
 Runs on the control node, with no certkeeper config: it only reads what the hosts
 said. Rows keep the states and exit codes of `status`; a host whose answer is older
-than --max-age is STALE (its agent may have stopped, or the gathering did), and a
-file that is not status output is named on stderr without stopping the others.
+than --max-age is STALE (its agent may have stopped, or the gathering did), one
+stamped ahead of this clock is FROM_THE_FUTURE and never its newest answer, and a
+file that is not status output is a BAD_INPUT row and a line on stderr without
+stopping the others. States rank by policy's one severity table.
 """
 
 from __future__ import annotations
@@ -13,25 +15,33 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from certkeeper.times import iso
+from certkeeper.inputs import read_regular
+from certkeeper.policy import Severity, severity, worst_first
+from certkeeper.times import from_iso, iso
+from certkeeper.times import now as clock
 
-STALE = "STALE"
-CRITICAL = frozenset(
-    {"EXPIRED", "MISMATCH", "NOT_COVERED", "UNREACHABLE", "MISSING", "MONITOR/EXPIRED"}
-)
-WARNING = frozenset({"DUE", "MONITOR/WARN"})
-OK = frozenset({"OK", "MONITOR/OK"})
-# Worst first. A CRITICAL certificate outranks an unknown one: it is known to be broken.
-_RANK_CRITICAL, _RANK_UNKNOWN, _RANK_WARNING, _RANK_OK = range(4)
-_EXIT = {_RANK_CRITICAL: 2, _RANK_UNKNOWN: 3, _RANK_WARNING: 1, _RANK_OK: 0}
-MAX_INPUT_BYTES = 64 * 1024 * 1024
+# report's own states, for what is not a row of status: all three are UNKNOWN.
+STALE = "STALE"  # older than --max-age: the agent, or the gathering, may have stopped
+FROM_THE_FUTURE = "FROM_THE_FUTURE"  # stamped ahead of this clock: never the newest answer
+BAD_INPUT = "BAD_INPUT"  # not `status --json` output: one row naming the file
+# What report keeps is bounded, not only what it reads. One input (a file, standard input)
+# is at most 16 MiB and 500,000 JSON values (counted before parsing, so 60 MB of `{}` is
+# refused, not parsed); one host keeps at most 10,000 rows, each of short strings.
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+MAX_VALUES = 500_000
+MAX_ROWS_PER_HOST = 10_000
+MAX_DAYS = 1_000_000
+MAX_AGE = timedelta(days=3650)
+# A host's clock may run a little ahead of the control node's.
+CLOCK_SKEW = timedelta(minutes=5)
 DEFAULT_MAX_AGE = "36h"
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_AGE = re.compile(r"^\s*(\d{1,30}(?:\.\d{1,6})?)\s*([smhd]?)\s*$", re.ASCII)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_EXPECTED = "expected the output of `certkeeper status --json`"
 
 
 class BadInput(Exception):
@@ -39,11 +49,39 @@ class BadInput(Exception):
 
 
 def parse_age(text: str) -> timedelta:
-    """`36h`, `90m`, `2d`, `3600` (seconds)."""
+    """`36h`, `90m`, `2d`, `3600` (seconds), at most ten years."""
     match = _AGE.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise ValueError(f"{text!r}: expected an age such as 36h, 90m, 2d or 3600 (seconds)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
+    if not 0 < seconds <= MAX_AGE.total_seconds():
+        raise ValueError(
+            f"{_echo(text)}: expected an age such as 36h, 90m, 2d or 3600 (seconds), "
+            f"at most {MAX_AGE.days}d"
+        )
+    return timedelta(seconds=seconds)
+
+
+def _echo(value: object, limit: int = 60) -> str:
+    """Input quoted back in a message, shortened: an echo never repeats a whole file."""
+    text = repr(value) if not isinstance(value, str) or len(value) <= limit else value
+    return text if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def _clip(value: object, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True)
+class Said:
+    """One row as a host's status said it, kept in short strings only."""
+
+    service: str
+    cert_name: str
+    domain: str
+    label: str
+    days_left: int | None
+    served_not_after: str | None
+    disk_not_after: str | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -52,7 +90,7 @@ class HostStatus:
     generated_at: datetime
     source: str
     outbox_waiting: int
-    rows: tuple[dict[str, Any], ...]
+    rows: tuple[Said, ...]
 
 
 @dataclass(frozen=True)
@@ -69,8 +107,8 @@ class FleetRow:
     note: str
 
     @property
-    def rank(self) -> int:
-        return _rank(self.state)
+    def rank(self) -> Severity:
+        return severity(self.state)
 
 
 @dataclass
@@ -86,18 +124,8 @@ class Fleet:
     def exit_code(self) -> int:
         ranks = [r.rank for r in self.rows]
         if self.errors:
-            ranks.append(_RANK_UNKNOWN)
-        return _EXIT[min(ranks, default=_RANK_OK)]
-
-
-def _rank(state: str) -> int:
-    if state in CRITICAL:
-        return _RANK_CRITICAL
-    if state in WARNING:
-        return _RANK_WARNING
-    if state in OK:
-        return _RANK_OK
-    return _RANK_UNKNOWN  # STALE, or a state this version does not know
+            ranks.append(Severity.UNKNOWN)
+        return min(ranks, default=Severity.OK).exit_code
 
 
 # ----------------------------------------------------------------------- reading
@@ -108,80 +136,128 @@ def _need(cond: bool, where: str, what: str) -> None:
         raise BadInput(f"{where}: {what}")
 
 
+def _count(value: Any, limit: int) -> bool:
+    # bool is an int in Python: `true` is not a count.
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= limit
+
+
+def _not_after(row: dict[str, Any], side: str) -> str | None:
+    part = row.get(side)
+    value = part.get("not_after") if isinstance(part, dict) else None
+    return value[:40] if isinstance(value, str) else None
+
+
+def _said(row: Any, where: str) -> Said:
+    _need(isinstance(row, dict), where, "is not an object")
+    assert isinstance(row, dict)
+    for key in ("service", "cert_name", "domain", "state"):
+        _need(
+            isinstance(row.get(key), str),
+            where,
+            f'"{key}" = {_echo(row.get(key))}: expected a string',
+        )
+    days = row.get("days_left")
+    _need(
+        days is None or _count(days, MAX_DAYS),
+        where,
+        f'"days_left" = {_echo(days)}: expected a whole number of days or null',
+    )
+    monitor = row.get("monitor_state")
+    state = _clip(row["state"], 40)
+    label = f"{state}/{_clip(monitor, 40)}" if isinstance(monitor, str) else state
+    return Said(
+        service=_clip(row["service"], 100),
+        cert_name=_clip(row["cert_name"], 100),
+        domain=_clip(row["domain"], 253),
+        label=label,
+        days_left=days,
+        served_not_after=_not_after(row, "served"),
+        disk_not_after=_not_after(row, "disk"),
+        reason=_clip(row.get("reason"), 300),
+    )
+
+
 def _host_status(doc: Any, where: str) -> HostStatus:
-    expected = "expected the output of `certkeeper status --json`"
-    _need(isinstance(doc, dict), where, f"a JSON {type(doc).__name__}, {expected}")
+    _need(isinstance(doc, dict), where, f"a JSON {type(doc).__name__}, {_EXPECTED}")
     assert isinstance(doc, dict)
     host, stamp, certs = doc.get("host"), doc.get("generated_at"), doc.get("certificates")
-    _need(
-        isinstance(certs, list),
-        where,
-        f'no "certificates" list, {expected}',
-    )
+    _need(isinstance(certs, list), where, f'no "certificates" list, {_EXPECTED}')
     _need(
         isinstance(host, str) and bool(host.strip()),
         where,
         'no "host": expected status --json from a certkeeper that names its host',
     )
-    when = _parse_time(stamp)
+    when = from_iso(stamp)
     _need(
         when is not None,
         where,
-        f'"generated_at" = {stamp!r}: expected an ISO 8601 UTC time such as 2026-11-30T03:00:00Z',
+        f'"generated_at" = {_echo(stamp)}: expected a UTC time such as 2026-11-30T03:00:00Z '
+        "(years 2000 to 2199)",
     )
     assert isinstance(certs, list) and isinstance(host, str) and when is not None
-    for i, row in enumerate(certs):
-        _need(isinstance(row, dict), where, f"certificates[{i}] is not an object")
-        for key in ("service", "cert_name", "domain", "state"):
-            _need(
-                isinstance(row.get(key), str),
-                where,
-                f'certificates[{i}]."{key}" = {row.get(key)!r}: expected a string',
-            )
-        days = row.get("days_left")
-        _need(
-            days is None or (isinstance(days, int) and not isinstance(days, bool)),
-            where,
-            f'certificates[{i}]."days_left" = {days!r}: expected a whole number or null',
-        )
-    waiting = doc.get("outbox_waiting", 0)
-    return HostStatus(
-        host=host.strip(),
-        generated_at=when,
-        source=where,
-        outbox_waiting=waiting if isinstance(waiting, int) else 0,
-        rows=tuple(certs),
+    _need(
+        len(certs) <= MAX_ROWS_PER_HOST,
+        where,
+        f"{len(certs)} certificate rows: at most {MAX_ROWS_PER_HOST} are read from one host",
     )
+    waiting = doc.get("outbox_waiting", 0)
+    _need(
+        _count(waiting, 10**9) and waiting >= 0,
+        where,
+        f'"outbox_waiting" = {_echo(waiting)}: expected a count of notices',
+    )
+    rows = tuple(_said(row, f"{where}: certificates[{i}]") for i, row in enumerate(certs))
+    return HostStatus(_clip(host.strip(), 253), when, where, waiting, rows)
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+def _bad_json(exc: Exception, where: str) -> BadInput:
+    # JSONDecodeError, RecursionError (deep nesting), or the ValueError of a number past
+    # Python's int digit limit: each is one line naming the input.
+    why = str(exc)[:100]
+    if isinstance(exc, RecursionError):
+        why = "nested too deeply"
+    elif "integer string conversion" in why:
+        why = "a number of more than 4300 digits"
+    return BadInput(f"{where}: not valid JSON: {why}")
+
+
+def _load(text: str, where: str) -> Any:
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise _bad_json(exc, where) from None
 
 
 def parse(text: str, name: str) -> list[HostStatus]:
-    """One host's `status --json` (also pretty-printed), or JSON lines, one host per line."""
+    """One host's `status --json` (also pretty-printed), or JSON lines, one host per line.
+
+    Raises BadInput, and nothing else, for any text that is not that."""
     if not text.strip():
-        raise BadInput(f"{name}: empty: expected the output of `certkeeper status --json`")
+        raise BadInput(f"{name}: empty: {_EXPECTED}")
+    values = text.count(",") + text.count("{") + text.count("[")
+    if values > MAX_VALUES:
+        raise BadInput(f"{name}: more than {MAX_VALUES} JSON values: {_EXPECTED}")
     try:
-        return [_host_status(json.loads(text), name)]
+        doc = json.loads(text)
     except json.JSONDecodeError as whole:
         lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
         if len(lines) == 1:
-            raise BadInput(f"{name}: not valid JSON: {whole}") from None
-    result = []
-    for number, line in lines:
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"{name}: line {number}: not valid JSON: {exc}") from None
-        result.append(_host_status(doc, f"{name}: line {number}"))
-    return result
+            raise _bad_json(whole, name) from None
+        places = [(f"{name}: line {n}", line) for n, line in lines]
+        return [_host_status(_load(line, where), where) for where, line in places]
+    except (ValueError, RecursionError) as exc:
+        raise _bad_json(exc, name) from None
+    return [_host_status(doc, name)]
+
+
+def _text_of(source: str, stdin: IO[str]) -> str:
+    if source == "-":
+        text = stdin.read(MAX_INPUT_BYTES + 1)
+    else:
+        text = read_regular(Path(source), MAX_INPUT_BYTES).decode("utf-8")
+    if len(text) > MAX_INPUT_BYTES:
+        raise BadInput(f"<stdin>: larger than {MAX_INPUT_BYTES} bytes")
+    return text
 
 
 def read(sources: Iterable[str], stdin: IO[str]) -> tuple[list[HostStatus], list[str]]:
@@ -191,20 +267,13 @@ def read(sources: Iterable[str], stdin: IO[str]) -> tuple[list[HostStatus], list
     for source in sources:
         name = "<stdin>" if source == "-" else source
         try:
-            if source == "-":
-                text = stdin.read(MAX_INPUT_BYTES + 1)
-            else:
-                path = Path(source)
-                if path.stat().st_size > MAX_INPUT_BYTES:
-                    raise BadInput(f"{name}: larger than {MAX_INPUT_BYTES} bytes")
-                text = path.read_text(encoding="utf-8")
-            if len(text) > MAX_INPUT_BYTES:
-                raise BadInput(f"{name}: larger than {MAX_INPUT_BYTES} bytes")
-            hosts.extend(parse(text, name))
+            hosts.extend(parse(_text_of(source, stdin), name))
         except BadInput as exc:
             errors.append(str(exc))
         except UnicodeDecodeError:
-            errors.append(f"{name}: not UTF-8 text: expected `certkeeper status --json` output")
+            errors.append(f"{name}: not UTF-8 text: {_EXPECTED}")
+        except ValueError as exc:  # inputs.InputFileError: a FIFO, a device, too large
+            errors.append(f"{name}: {exc}")
         except OSError as exc:
             errors.append(f"{name}: cannot read: {exc.strerror or exc}")
     return hosts, errors
@@ -213,31 +282,46 @@ def read(sources: Iterable[str], stdin: IO[str]) -> tuple[list[HostStatus], list
 # ---------------------------------------------------------------------- merging
 
 
-def _label(row: dict[str, Any]) -> str:
-    monitor = row.get("monitor_state")
-    return f"{row['state']}/{monitor}" if isinstance(monitor, str) else str(row["state"])
-
-
-def _when(row: dict[str, Any], side: str) -> str | None:
-    part = row.get(side)
-    value = part.get("not_after") if isinstance(part, dict) else None
-    return value if isinstance(value, str) else None
-
-
 def age_text(age: timedelta) -> str:
     hours = max(0, math.floor(age.total_seconds() / 3600))
     days, hours = divmod(hours, 24)
     return f"{days}d {hours}h" if days else f"{hours}h"
 
 
+def _dash_row(host: str, state: str, note: str) -> FleetRow:
+    return FleetRow(host, "-", "-", "-", state, "-", None, None, None, note)
+
+
+def _error_row(error: str) -> FleetRow:
+    # The message starts with the input's name: the row names the file that was lost.
+    source, _, why = error.partition(": ")
+    return _dash_row(source[:100], BAD_INPUT, why[:300])
+
+
+def _ahead_row(status: HostStatus, now: datetime) -> FleetRow:
+    ahead = age_text(status.generated_at - now)
+    return _dash_row(
+        status.host,
+        FROM_THE_FUTURE,
+        f"{status.source}: status from {status.generated_at:%Y-%m-%d %H:%M} UTC, {ahead} "
+        "ahead of this clock: ignored",
+    )
+
+
 def merge(hosts: list[HostStatus], errors: list[str], now: datetime, max_age: timedelta) -> Fleet:
     fleet = Fleet(now, max_age, errors=list(errors))
+    fleet.rows.extend(_error_row(e) for e in errors)
     newest: dict[str, HostStatus] = {}
+    ahead: dict[str, HostStatus] = {}
     for status in hosts:
+        # Stamped ahead of this clock: never the newest answer, or it would hide the
+        # host's current rows for as long as it claims to be new.
+        pool = ahead if status.generated_at > now + CLOCK_SKEW else newest
         # The same host gathered twice: its latest word counts.
-        seen = newest.get(status.host)
+        seen = pool.get(status.host)
         if seen is None or status.generated_at > seen.generated_at:
-            newest[status.host] = status
+            pool[status.host] = status
+    fleet.rows.extend(_ahead_row(status, now) for status in ahead.values())
     fleet.hosts = sorted(newest.values(), key=lambda h: h.host)
     for status in fleet.hosts:
         stale = now - status.generated_at > max_age
@@ -253,42 +337,33 @@ def _host_rows(status: HostStatus, now: datetime, stale: bool) -> list[FleetRow]
     age = now - status.generated_at
     said = f"status from {status.generated_at:%Y-%m-%d %H:%M} UTC, {age_text(age)} old"
     if stale and not status.rows:
-        return [FleetRow(status.host, "-", "-", "-", STALE, "-", None, None, None, said)]
+        return [_dash_row(status.host, STALE, said)]
     rows = []
     for row in status.rows:
-        label = _label(row)
-        reason = row.get("reason")
-        note = reason if isinstance(reason, str) else ""
+        label, note = row.label, row.reason
         if stale:
             note = f"{said}; it said {label}" + (f": {note}" if note else "")
-        elif _rank(label) == _RANK_UNKNOWN:
+        elif severity(label) is Severity.UNKNOWN:
             note = f"unknown state {label!r} (a newer certkeeper?)"
         rows.append(
             FleetRow(
                 host=status.host,
-                service=row["service"],
-                cert_name=row["cert_name"],
-                domain=row["domain"],
+                service=row.service,
+                cert_name=row.cert_name,
+                domain=row.domain,
                 state=STALE if stale else label,
                 reported_state=label,
-                days_left=row.get("days_left"),
-                served_not_after=_when(row, "served"),
-                disk_not_after=_when(row, "disk"),
+                days_left=row.days_left,
+                served_not_after=row.served_not_after,
+                disk_not_after=row.disk_not_after,
                 note=note,
             )
         )
     return rows
 
 
-def _worst_first(r: FleetRow) -> tuple[int, int, str, str, str, str]:
-    return (
-        r.rank,
-        -(10**9) if r.days_left is None else r.days_left,
-        r.host,
-        r.service,
-        r.cert_name,
-        r.domain,
-    )
+def _worst_first(r: FleetRow) -> tuple[int, int, tuple[str, ...]]:
+    return worst_first(r.state, r.days_left, r.host, r.service, r.cert_name, r.domain)
 
 
 # -------------------------------------------------------------------- rendering
@@ -323,10 +398,10 @@ def table(fleet: Fleet) -> str:
     else:
         lines.append("no certificates in the input")
     counts = {
-        "critical": sum(r.rank == _RANK_CRITICAL for r in fleet.rows),
-        "stale/unknown": sum(r.rank == _RANK_UNKNOWN for r in fleet.rows),
-        "warning": sum(r.rank == _RANK_WARNING for r in fleet.rows),
-        "OK": sum(r.rank == _RANK_OK for r in fleet.rows),
+        "critical": sum(r.rank is Severity.CRITICAL for r in fleet.rows),
+        "stale/unknown": sum(r.rank is Severity.UNKNOWN for r in fleet.rows),
+        "warning": sum(r.rank is Severity.WARNING for r in fleet.rows),
+        "OK": sum(r.rank is Severity.OK for r in fleet.rows),
     }
     summary = ", ".join(f"{n} {what}" for what, n in counts.items())
     lines.append("")
@@ -345,19 +420,15 @@ def table(fleet: Fleet) -> str:
     return "\n".join(lines)
 
 
-def _iso(moment: datetime) -> str:
-    return iso(moment)
-
-
 def as_json(fleet: Fleet) -> str:
     doc = {
-        "generated_at": _iso(fleet.now),
+        "generated_at": iso(fleet.now),
         "max_age_seconds": int(fleet.max_age.total_seconds()),
         "exit_code": fleet.exit_code,
         "hosts": [
             {
                 "host": h.host,
-                "generated_at": _iso(h.generated_at),
+                "generated_at": iso(h.generated_at),
                 "stale": h.host in fleet.stale_hosts,
                 "outbox_waiting": h.outbox_waiting,
                 "source": h.source,
@@ -385,7 +456,8 @@ def as_json(fleet: Fleet) -> str:
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """The one clock (times.now), under the name the command calls."""
+    return clock()
 
 
 def run(sources: list[str], stdin: IO[str], max_age: timedelta, now: datetime) -> Fleet:

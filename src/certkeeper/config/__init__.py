@@ -9,6 +9,7 @@ from certkeeper.config.checker import MAX_YAML_BYTES, MAX_YAML_NODES, SHOW_CHARS
 from certkeeper.config.keys import (
     DEFAULT_WEBROOT,
     METRICS_AUTO,
+    MODES,
     NODE_EXPORTER_TEXTFILE,
     SECURITY_MODES,
 )
@@ -25,6 +26,7 @@ from certkeeper.config.model import (
     Config,
     Lineage,
     Link,
+    Mistake,
     NginxSettings,
     NotifySettings,
     ProbeSettings,
@@ -42,6 +44,7 @@ __all__ = [
     "MAX_YAML_BYTES",
     "MAX_YAML_NODES",
     "METRICS_AUTO",
+    "MODES",
     "NODE_EXPORTER_TEXTFILE",
     "SECURITY_MODES",
     "SHOW_CHARS",
@@ -50,6 +53,7 @@ __all__ = [
     "Config",
     "Lineage",
     "Link",
+    "Mistake",
     "NginxSettings",
     "NotifySettings",
     "ProbeSettings",

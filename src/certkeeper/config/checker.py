@@ -112,6 +112,11 @@ class Checker:
         # Relative paths in a file mean "next to this file", not "wherever cron runs".
         self.base = file.parent
         self.problems: list[str] = []
+        # What only holds back what uses the key (a password, a CA file), not the run.
+        self.mistakes: list[tuple[str, str]] = []
+
+    def mistake(self, key: str, text: str) -> None:
+        self.mistakes.append((key, text))
 
     def bad(self, key: str, value: Any, expected: str) -> None:
         self.problems.append(f"{self.file}: {key} = {show(value)}: expected {expected}")
@@ -216,13 +221,19 @@ class Checker:
         try:
             mode = check_regular(path).st_mode
         except InputFileError as exc:
-            self.problems.append(f"{where}: {exc}")
+            self.mistake(label, f"{where}: {exc}")
         except OSError as exc:
-            self.problems.append(f"{where}: expected a readable file ({exc.strerror})")
+            self.mistake(label, f"{where}: expected a readable file ({exc.strerror})")
         else:
-            if mode & 0o004:
-                self.problems.append(
-                    f"{where}: expected a file that is not world-readable (run: chmod 600 {path})"
+            if key.owner_only and mode & 0o044:
+                self.mistake(
+                    label,
+                    f"{where}: expected a file only its owner can read (run: chmod 600 {path})",
+                )
+            elif mode & 0o004:
+                self.mistake(
+                    label,
+                    f"{where}: expected a file that is not world-readable (run: chmod 600 {path})",
                 )
         return path
 

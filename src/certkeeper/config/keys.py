@@ -23,7 +23,8 @@ from certkeeper.value import Value
 #   text     a string passed through `check`; null means the default
 #   choice   one of `choices`; null means the default
 #   path     a file system path relative to the file's folder; null means the default
-#   secret   a path to a file holding a secret: must not be world-readable; never shown
+#   secret   a path to a file holding a secret: must not be world-readable; never shown.
+#            A bad one is a mistake, not a refusal: only what uses the secret waits
 #   metrics  a path, or `auto` (node_exporter's textfile folder when it exists)
 #   argv     a non-empty list: program, arguments
 #   args     a list of arguments, possibly empty
@@ -61,6 +62,7 @@ class Key(Value):
     required: bool = False  # missing or null is a problem
     expect: str = ""  # what to expect when required and missing, or for entries, a list
     masked: bool = False  # argv that may hold secrets: shown through proc.mask_argv
+    owner_only: bool = False  # secret: group-readable is refused too (the file is 0600)
     items: tuple[Key, ...] = ()  # for entries: the keys of one entry
 
     @property
@@ -84,11 +86,14 @@ DAY_SECONDS = 86400
 NODE_EXPORTER_TEXTFILE = Path("/var/lib/prometheus/node-exporter/certkeeper.prom")
 METRICS_AUTO = "auto"
 SECURITY_MODES = ("none", "starttls", "tls")
+# shadow: decide and say, change nothing. Unset means active, so a config written before
+# the key existed keeps renewing; the package's own config.yaml says shadow.
+MODES = ("shadow", "active")
 DEFAULT_WEBROOT = Path("/var/www/letsencrypt")
 
 # The global file, in the order of the README's table, `config show` and the known-key
-# lists of error messages. metrics_file comes last because it was added last, and the
-# known-key list users have seen in messages keeps its order.
+# lists of error messages. metrics_file and mode come last because they were added last,
+# and the known-key list users have seen in messages keeps its order.
 GLOBAL_KEYS: tuple[Key, ...] = (
     Key("hostname", "text", None, "name in notice subjects", check=names.host_name,
         shown="short host name"),
@@ -161,6 +166,17 @@ GLOBAL_KEYS: tuple[Key, ...] = (
     Key("notify.smtp.timeout_seconds", "seconds", 30.0,
         "the deadline for the **whole** exchange of one notice, connect to QUIT (a server"
         " trickling bytes cannot stretch it)", hi=600),
+    # The webhook channel (notify/channels/webhook.py). URL and headers carry tokens, so
+    # both live in files only their owner reads, never inline in config.yaml (0644).
+    Key("notify.webhook.url_file", "secret", None, owner_only=True,
+        doc="a file holding the webhook URL (Slack, Mattermost, ntfy...); unset: no webhook."
+        " Readable by its owner only (0600): the URL is a secret, masked wherever shown"),
+    Key("notify.webhook.headers_file", "secret", None, owner_only=True,
+        doc="optional file of `Name: value` lines sent with every POST (e.g. an"
+        " `Authorization` header); 0600 like `url_file`; values are never shown"),
+    Key("notify.webhook.timeout_seconds", "seconds", 10.0, hi=120,
+        doc="the deadline for the **whole** POST of one notice: connect, TLS, status line,"
+        " headers and body"),
     Key("ari.enabled", "bool", True,
         "ask the CA for its renewal window ([ARI](#ari-the-cas-own-window), RFC 9773)"),
     Key("ari.ca_file", "path", None,
@@ -169,10 +185,24 @@ GLOBAL_KEYS: tuple[Key, ...] = (
     Key("ari.timeout_seconds", "seconds", 10.0,
         "for the whole ARI exchange (directory + renewalInfo); on timeout the team's rule"
         " decides", hi=120),
+    Key("ca.caa_identity", "text", "letsencrypt.org",
+        "the CA's CAA identity (RFC 8659): `doctor`, and `check` before a first issuance,"
+        " refuse names whose CAA records do not allow it", check=names.host_name),
+    Key("dns.nameserver", "text", None,
+        "`ADDR[:PORT]` of the DNS server asked for CAA records; `null`: the system's"
+        " resolver. `doctor --nameserver` overrides it", check=names.nameserver),
+    Key("dns.timeout_seconds", "seconds", 5.0,
+        "for the whole CAA lookup of one name, its parents included; a lookup that times out"
+        " never blocks a renewal", hi=60),
     Key("metrics_file", "metrics", None,
         "Prometheus metrics that every `check` rewrites (atomically, mode 0644); `auto`:"
         " `/var/lib/prometheus/node-exporter/certkeeper.prom` when that folder exists, else"
         " none; see [Fleet](#fleet)", shown="`null` (the package's config: `auto`)"),
+    Key("mode", "choice", "active",
+        "`shadow`: `check` decides and says what it would do but never runs certbot, links,"
+        " reloads or sends, and the deploy hook does nothing; `active`: it renews. See"
+        " [docs/rollout.md](docs/rollout.md)", choices=MODES,
+        shown="`active` (the package's config: `shadow`)"),
 )  # fmt: skip
 
 # One certbot_domains entry of a service file.

@@ -14,13 +14,17 @@ from certkeeper.config.checker import Checker, load_yaml, show
 from certkeeper.config.keys import GLOBAL_KEYS, children, in_section
 from certkeeper.config.model import (
     AriSettings,
+    CaSettings,
     CertbotSettings,
     Config,
+    DnsSettings,
+    Mistake,
     NginxSettings,
     NotifySettings,
     ProbeSettings,
     Service,
     SmtpSettings,
+    WebhookSettings,
 )
 from certkeeper.config.services import load_services
 from certkeeper.errors import ConfigError
@@ -54,7 +58,18 @@ def load(path: Path) -> Config:
         problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
-    return build(path, values, services)
+    return build(path, values, services, _mistakes(chk))
+
+
+# What a mistake in a section costs, said after the mistake itself.
+_HELD = "; notices wait in the outbox until it is fixed (the password is not read)"
+
+
+def _mistakes(chk: Checker) -> tuple[Mistake, ...]:
+    return tuple(
+        Mistake(key, text + (_HELD if key.startswith("notify.") else ""))
+        for key, text in chk.mistakes
+    )
 
 
 def read_keys(chk: Checker, raw: Any) -> dict[str, Any]:
@@ -98,7 +113,12 @@ def cross_checks(chk: Checker, values: dict[str, Any]) -> None:
         chk.bad("notify.smtp.username", None, "a user name, since password_file is set")
     ca_file = values["ari.ca_file"]
     if ca_file is not None and not ca_file.is_file():
-        chk.bad("ari.ca_file", str(ca_file), "a readable PEM file of CA certificates")
+        # ARI only ever brings a renewal forward: without it the team's rule still renews.
+        chk.mistake(
+            "ari.ca_file",
+            f"{chk.file}: ari.ca_file = {str(ca_file)!r}: expected a readable PEM file of"
+            " CA certificates; ARI is skipped until it is fixed (the team's rule still renews)",
+        )
 
 
 def fields(values: Mapping[str, Any], section: str) -> dict[str, Any]:
@@ -106,16 +126,32 @@ def fields(values: Mapping[str, Any], section: str) -> dict[str, Any]:
     return {key.field: values[key.path] for key in in_section(section)}
 
 
-def build(path: Path, values: Mapping[str, Any], services: tuple[Service, ...]) -> Config:
+def build(
+    path: Path,
+    values: Mapping[str, Any],
+    services: tuple[Service, ...],
+    mistakes: tuple[Mistake, ...],
+) -> Config:
+    held = [m.text for m in mistakes if m.key.startswith("notify.smtp.")]
+    hooked = [m.text for m in mistakes if m.key.startswith("notify.webhook.")]
+    skipped = [m.text for m in mistakes if m.key.startswith("ari.")]
+    smtp = SmtpSettings(**fields(values, "notify.smtp"), held=held[0] if held else None)
     return Config(
         path=path,
         certbot=CertbotSettings(**fields(values, "certbot")),
         nginx=NginxSettings(**fields(values, "nginx")),
         probe=ProbeSettings(**fields(values, "probe")),
         notify=NotifySettings(
-            smtp=SmtpSettings(**fields(values, "notify.smtp")), **fields(values, "notify")
+            smtp=smtp,
+            webhook=WebhookSettings(
+                **fields(values, "notify.webhook"), held=hooked[0] if hooked else None
+            ),
+            **fields(values, "notify"),
         ),
-        ari=AriSettings(**fields(values, "ari")),
+        ari=AriSettings(**fields(values, "ari"), skipped=skipped[0] if skipped else None),
+        ca=CaSettings(**fields(values, "ca")),
+        dns=DnsSettings(**fields(values, "dns")),
         services=services,
+        mistakes=mistakes,
         **fields(values, ""),
     )

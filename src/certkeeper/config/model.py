@@ -72,6 +72,23 @@ class AriSettings(Value):
     # (pebble's) or a private ACME server needs its own.
     ca_file: Path | None
     timeout_seconds: float
+    # Why ARI is not asked this run (ca_file is missing); the team's rule decides alone.
+    skipped: str | None = None
+
+
+@_defaults("ca")
+class CaSettings(Value):
+    """What certkeeper knows of its CA without asking it: the `ca:` section."""
+
+    caa_identity: str
+
+
+@_defaults("dns")
+class DnsSettings(Value):
+    """Where CAA records are asked for: the `dns:` section."""
+
+    nameserver: str | None
+    timeout_seconds: float
 
 
 @_defaults("notify.smtp")
@@ -84,16 +101,41 @@ class SmtpSettings(Value):
     username: str | None
     password_file: Path | None
     timeout_seconds: float
+    # Why no notice may be sent (a password file that is missing or world-readable): they
+    # wait in the outbox and the password is never read. None: send.
+    held: str | None = None
+
+
+@_defaults("notify.webhook")
+class WebhookSettings(Value):
+    """The JSON webhook channel: the `notify.webhook:` section. Paths only: the URL and
+    headers are read from their files when a notice is sent."""
+
+    url_file: Path | None
+    headers_file: Path | None
+    timeout_seconds: float
+    # A config mistake that makes the URL or headers untrustworthy: nothing is posted, the
+    # notices wait (load.py sets it, as for SMTP's password).
+    held: str | None = None
 
 
 @_defaults("notify")
 class NotifySettings(Value):
     """Who gets the notices and when: the `notify:` section."""
 
-    smtp: SmtpSettings  # first: the only field without a default
+    smtp: SmtpSettings  # first: the only fields without a default
+    webhook: WebhookSettings
     to: str | None
     sender: str | None
     warn_days: tuple[int, ...]
+
+
+class Mistake(Value):
+    """A config mistake that only costs the report (mail, ARI), never a renewal: said
+    loudly by every command, while certificates are still renewed."""
+
+    key: str  # dotted, as keys.py names it
+    text: str  # the line a person reads: file, key, what is wrong, how to fix it
 
 
 class Lineage(Value):
@@ -140,8 +182,17 @@ class Config(Value):
     notify: NotifySettings
     services: tuple[Service, ...]
     ari: AriSettings
+    ca: CaSettings
+    dns: DnsSettings
     # Where `check` writes the Prometheus metrics; None: nowhere.
     metrics_file: Path | None
+    # "shadow": decide and say, never renew, link, reload or send. "active": renew.
+    mode: str
+    mistakes: tuple[Mistake, ...] = ()
+
+    @property
+    def shadow(self) -> bool:
+        return self.mode == "shadow"
 
     def links_for(self, cert_name: str) -> list[Link]:
         return [

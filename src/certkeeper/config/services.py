@@ -20,12 +20,40 @@ CRON_PREFIXES = ("cert_renewal_", "cert_expiry_")
 
 
 def load_services(folder: Path) -> tuple[Service, ...]:
+    services, problems = _read_folder(folder, skip=None)
+    problems.extend(text for _, text in _cross_checks(services))
+    if problems:
+        raise ConfigError(problems)
+    return tuple(services)
+
+
+def check_candidate(folder: Path, candidate: Path, name: str) -> tuple[Service, list[str]]:
+    """`candidate` read as if it were folder/NAME.yaml, beside the other live files.
+
+    Raises ConfigError with the candidate's own problems and its clashes with the live
+    files: replacing the live file with it would break the config. Returns the service and
+    the live files' other problems, which replacing this one file neither causes nor cures."""
+    target = folder / f"{name}.yaml"
+    try:
+        names.path_component(name)
+    except ValueError as exc:
+        raise ConfigError([f"--as {name!r}: expected a service name: {exc}"]) from None
+    others, warnings = _read_folder(folder, skip=target)
+    service = load_service(candidate, as_file=target)
+    clashes = _cross_checks([*others, service])
+    problems = [text for file, text in clashes if file == target]
+    if problems:
+        raise ConfigError(problems)
+    return service, warnings + [text for file, text in clashes if file != target]
+
+
+def _read_folder(folder: Path, skip: Path | None) -> tuple[list[Service], list[str]]:
     if not folder.is_dir():
         raise ConfigError([f"{folder}: services_dir does not exist or is not a folder"])
     # Every *.yaml entry is looked at, not only regular files: a service file that turned
     # into a directory, a FIFO or a dangling symlink would otherwise vanish silently, and
     # with it that service's renewals.
-    entries = sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"})
+    entries = sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"} and p != skip)
     problems: list[str] = []
     services: list[Service] = []
     files: list[Path] = []
@@ -44,10 +72,7 @@ def load_services(folder: Path) -> tuple[Service, ...]:
             services.append(load_service(file))
         except ConfigError as exc:
             problems.extend(exc.problems)
-    problems.extend(_cross_checks(services))
-    if problems:
-        raise ConfigError(problems)
-    return tuple(services)
+    return services, problems
 
 
 # What two files (or two entries) must not share, and how to say it.
@@ -60,8 +85,9 @@ _CLASHES = {
 }
 
 
-def _cross_checks(services: list[Service]) -> list[str]:
-    problems: list[str] = []
+def _cross_checks(services: list[Service]) -> list[tuple[Path, str]]:
+    """Each clash, as the later file and its problem line."""
+    problems: list[tuple[Path, str]] = []
     seen: dict[tuple[str, str], Path] = {}
     for svc in services:
         uses = [("service", 0, svc.name)]
@@ -72,12 +98,15 @@ def _cross_checks(services: list[Service]) -> list[str]:
             seen[(kind, value)] = svc.file
             if other is not None:
                 text = _CLASHES[kind].format(i=i, value=value, other=other)
-                problems.append(f"{svc.file}: {text}")
+                problems.append((svc.file, f"{svc.file}: {text}"))
     return problems
 
 
-def load_service(file: Path) -> Service:
+def load_service(file: Path, as_file: Path | None = None) -> Service:
+    """One service file; read from `file`, but named, placed and reported as `as_file`
+    when given (a candidate checked before it replaces the live file)."""
     raw = load_yaml(file)
+    file = as_file or file
     chk = Checker(file)
     data = chk.mapping(raw, "")
     if chk.problems:

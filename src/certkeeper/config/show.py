@@ -47,8 +47,9 @@ def as_dict(cfg: Config) -> dict[str, Any]:
         value = getattr(obj, key.field)
         node[key.name] = _shown(key, value)
         if key.kind == "secret":
-            # Say that a password is configured, without a byte of it.
-            node["password"] = REDACTED if value else None
+            # Say that a secret (password, webhook URL, headers) is configured, without a
+            # byte of it: password_file -> password.
+            node[key.name.removesuffix("_file")] = REDACTED if value else None
     out["services"] = [_service(svc) for svc in cfg.services]
     return out
 

@@ -1,4 +1,9 @@
-"""Notices to the team: compose (pure), spool to the outbox, deliver over SMTP."""
+"""Notices to the team: compose (pure), spool to the outbox, deliver through each channel.
+
+One path for every command: `spool` writes an event's notice to the outbox, `deliver`
+makes one attempt at the whole outbox (delivery.py), and `Flushed` says what it came to.
+`send_test` sends a test notice straight through every channel, past the outbox.
+"""
 
 from __future__ import annotations
 
@@ -11,37 +16,44 @@ from certkeeper.value import Record
 
 if TYPE_CHECKING:
     from certkeeper.notify.events import Event
-    from certkeeper.notify.outbox import FlushReport
     from certkeeper.state import State
+
+NO_CHANNEL = (
+    "notify.to is not set: expected the Trello board's address (or notify.webhook.url_file)"
+)
 
 
 def sender(cfg: Config) -> str:
     return cfg.notify.sender or f"certkeeper@{cfg.hostname}"
 
 
-def spool_event(cfg: Config, event: Event) -> str | None:
-    """Write one event's notice to the outbox; a problem line when that cannot be done.
+def spool(cfg: Config, event: Event) -> str | None:
+    """Write one event's notice to the outbox for every configured channel; a problem
+    line when that cannot be done.
 
     A notice that cannot be spooled (disk full, the outbox not a directory) is said on
     stderr and in syslog and fails the run: it is never lost in silence.
     """
+    from dataclasses import replace
+
     from certkeeper.log import get_logger
-    from certkeeper.notify import outbox
-    from certkeeper.notify.compose import compose, event_id
+    from certkeeper.notify import channels, outbox
+    from certkeeper.notify.compose import event_id, notice
 
     log = get_logger()
     eid = event_id(event)
-    if cfg.notify.to is None:
-        log.warning("notice.not_sent", reason="notify.to is not set", notice=eid)
+    names = channels.enabled(cfg.notify)
+    if not names:
+        log.warning("notice.not_sent", reason="no channel is configured", notice=eid)
         return None
     try:
-        msg = compose(event, hostname=cfg.hostname, sender=sender(cfg), to=cfg.notify.to)
-        outbox.spool(cfg.state_dir, eid, msg.as_bytes())
+        card = replace(notice(event, cfg.hostname), channels=dict.fromkeys(names))
+        outbox.spool(cfg.state_dir, card)
     except (OSError, ValueError) as exc:
         problem = f"notice {eid} could not be written to the outbox, so it was NOT sent: {exc}"
         log.error("notice.lost", notice=eid, error=str(exc))
         return problem
-    log.info("notice.spooled", notice=eid, subject=str(msg["Subject"]))
+    log.info("notice.spooled", notice=eid, subject=card.subject, channels=",".join(names))
     return None
 
 
@@ -53,75 +65,18 @@ def told(cfg: Config, state: State, nonce: str) -> bool:
     if any(eid.endswith(suffix) for eid in state.delivered):
         return True
     folder = outbox.outbox_dir(cfg.state_dir)
+    names = tuple(suffix + end for end in (outbox.SUFFIX, outbox.LEGACY, outbox.LEGACY_SENT))
     try:
-        return any(
-            p.name.endswith((suffix + outbox.SUFFIX, suffix + outbox.SENT))
-            for p in folder.iterdir()
-        )
+        return any(p.name.endswith(names) for p in folder.iterdir())
     except OSError:
         return False
-
-
-def announce(cfg: Config, state: State, events: list[Event], now: datetime) -> FlushReport:
-    """Spool every event's notice, then deliver the whole outbox."""
-    from certkeeper.log import get_logger
-    from certkeeper.notify import outbox
-    from certkeeper.notify.compose import compose, event_id
-
-    log = get_logger()
-    if cfg.notify.to is None:
-        for event in events:
-            log.warning("notice.not_sent", reason="notify.to is not set", notice=event_id(event))
-        return outbox.FlushReport()
-    for event in events:
-        msg = compose(event, hostname=cfg.hostname, sender=sender(cfg), to=cfg.notify.to)
-        outbox.spool(cfg.state_dir, event_id(event), msg.as_bytes())
-        log.info("notice.spooled", notice=event_id(event), subject=str(msg["Subject"]))
-    report = outbox.flush(cfg.state_dir, cfg.notify.smtp, state, now, sender(cfg), cfg.notify.to)
-    for eid in report.sent:
-        log.info("notice.delivered", notice=eid)
-    for eid, reason, permanent in report.failed:
-        log.warning("notice.waiting", notice=eid, reason=reason, permanent=permanent)
-    return report
-
-
-class Trial(NamedTuple):
-    """`notify test`: delivered or not, and the SMTP exchange to show either way.
-
-    A tuple, so `ok, transcript = ...` keeps working for doctor's --send-test.
-    """
-
-    ok: bool
-    transcript: list[str]
-
-
-def send_test(cfg: Config, now: datetime) -> Trial:
-    """Send a test notice straight away, not through the outbox: the point is to see the
-    SMTP exchange now, and a test must never wait behind (or be retried with) real notices."""
-    from certkeeper.notify.compose import TestNotice, compose
-    from certkeeper.notify.events import new_nonce
-    from certkeeper.notify.smtp import send
-
-    to = cfg.notify.to
-    if to is None:
-        return Trial(
-            False, [f"{cfg.path}: notify.to is not set: expected the Trello board's address"]
-        )
-    notice = TestNotice(hostname=cfg.hostname, at=now, nonce=new_nonce())
-    try:
-        msg = compose(notice, hostname=cfg.hostname, sender=sender(cfg), to=to)
-    except ValueError as exc:
-        # compose refuses a header it cannot write safely; say so instead of a traceback.
-        return Trial(False, [f"the test notice cannot be written: {exc}"])
-    outcome = send(cfg.notify.smtp, msg.as_bytes(), sender(cfg), [to])
-    return Trial(outcome.ok, outcome.transcript)
 
 
 class Flushed(Record):
     """What one delivery attempt of the whole outbox came to."""
 
     delivered: list[str] = field(default_factory=list)
-    # (event id, the server's reason, permanent: REJECTED rather than not delivered yet)
+    # (event id, the channel's reason, permanent: REJECTED rather than not delivered yet)
     undelivered: list[tuple[str, str, bool]] = field(default_factory=list)
     # The attempt itself broke (not one notice's trouble): the reason, for a person.
     broken: str | None = None
@@ -139,12 +94,45 @@ def deliver(cfg: Config, state: State, now: datetime) -> Flushed:
     from certkeeper.log import get_logger
     from certkeeper.notify import outbox
 
-    to = cfg.notify.to
-    if to is None or outbox.count(cfg.state_dir) == 0:
+    if outbox.count(cfg.state_dir) == 0 and not outbox.legacy_sent(cfg.state_dir):
         return Flushed()
+    from certkeeper.notify.delivery import flush
+
     try:
-        report = outbox.flush(cfg.state_dir, cfg.notify.smtp, state, now, sender(cfg), to)
+        return flush(cfg, state, now)
     except Exception as exc:  # isolation is the point: see the docstring
         get_logger().exception("outbox.flush_failed", error=repr(exc)[:300])
         return Flushed(broken=f"{type(exc).__name__}: {exc}")
-    return Flushed(delivered=list(report.sent), undelivered=list(report.failed))
+
+
+class Trial(NamedTuple):
+    """`notify test`: delivered or not, and each channel's exchange to show either way.
+
+    A tuple, so `ok, transcript = ...` keeps working for doctor's --send-test.
+    """
+
+    ok: bool
+    transcript: list[str]
+
+
+def send_test(cfg: Config, now: datetime) -> Trial:
+    """Send a test notice through every channel straight away, not through the outbox: the
+    point is to see the exchanges now, and a test must never wait behind (or be retried
+    with) real notices."""
+    import functools
+
+    from certkeeper.notify import channels
+    from certkeeper.notify.compose import TestNotice, notice
+    from certkeeper.notify.events import new_nonce
+
+    names = channels.enabled(cfg.notify)
+    if not names:
+        return Trial(False, [f"{cfg.path}: {NO_CHANNEL}"])
+    card = notice(TestNotice(hostname=cfg.hostname, at=now, nonce=new_nonce()), cfg.hostname)
+    ok, transcript = True, []
+    for name in names:
+        way = channels.channel(name)
+        outcome = channels.guarded(name, functools.partial(way.deliver, cfg, card))
+        transcript += outcome.transcript or [outcome.detail]
+        ok = ok and outcome.ok
+    return Trial(ok, transcript)

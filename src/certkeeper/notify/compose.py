@@ -22,7 +22,8 @@ from certkeeper.notify.events import (
     TestNotice,
     event_id,
 )
-from certkeeper.policy import days_left
+from certkeeper.notify.notice import Notice
+from certkeeper.policy import days_left, pause_lead
 from certkeeper.times import iso, minute
 
 __all__ = [
@@ -33,7 +34,9 @@ __all__ = [
     "Renewed",
     "TestNotice",
     "compose",
+    "email_message",
     "event_id",
+    "notice",
 ]
 
 DASH = "\u2013"  # the guide's subjects use an en dash
@@ -57,6 +60,8 @@ def subject(event: Event | TestNotice, hostname: str) -> str:
             return f"[SUCCESS] {hostname} {DASH} Cert issued for {domain}"
         case Renewed():
             return f"[SUCCESS] {hostname} {DASH} Cert renewed for {domain}"
+        case Failed(issuance=True):
+            return f"[ERROR] {hostname} {DASH} Cert issuance FAILED for {domain}"
         case Failed():
             return f"[ERROR] {hostname} {DASH} Cert renewal FAILED for {domain}"
         case Expiring():
@@ -149,11 +154,24 @@ def _renewed_action(e: Renewed) -> str:
 def _failed(e: Failed) -> list[str]:
     domain = e.domains[0]
     output = "\n".join(e.output.splitlines()[-ERROR_OUTPUT_LINES:]) or "(the tool printed nothing)"
+    if e.issuance:
+        head = [
+            f"Certificate issuance for {domain} FAILED.",
+            "Current expiry: none (first issuance; no certificate of this name exists yet)",
+        ]
+        attempted = f"Issuance attempted at: {iso(e.at)}"
+    else:
+        head = [
+            f"Certificate renewal for {domain} FAILED.",
+            f"Current expiry: {date(e.current_expiry)} "
+            f"({days(e.current_expiry, e.at)} days remaining)",
+        ]
+        attempted = f"Renewal attempted at: {iso(e.at)}"
     return [
-        f"Certificate renewal for {domain} FAILED.",
-        f"Current expiry: {date(e.current_expiry)} ({days(e.current_expiry, e.at)} days remaining)",
+        *_paused(e),
+        *head,
         f"Cert name: {e.cert_name}",
-        f"Renewal attempted at: {iso(e.at)}",
+        attempted,
         f"Failed step: {e.step}",
         _domains_line(e.domains),
         *_notes(e.notes),
@@ -161,7 +179,18 @@ def _failed(e: Failed) -> list[str]:
         "Error output:",
         output,
         "",
+        *_checklist(e),
+        "",
+        "Action Required: Immediate investigation (see What To Do When Things Go Wrong)",
+    ]
+
+
+def _checklist(e: Failed) -> list[str]:
+    """doctor first (it runs the whole list below and names the fix), then the guide's."""
+    domain = e.domains[0]
+    return [
         "Manual intervention required. Check:",
+        f"First: sudo certkeeper doctor {e.cert_name}",
         f"1. Nginx is serving /.well-known/acme-challenge/ from {e.webroot}",
         "2. DNS correctly points to this server",
         "3. Port 80 is accessible externally",
@@ -172,11 +201,22 @@ def _failed(e: Failed) -> list[str]:
         "nginx -t",
         "certbot certificates",
         f"tail -100 {e.certbot_log}",
-        f"certbot renew --cert-name {e.cert_name} --dry-run",
+        _certbot_retry(e),
         "certkeeper status --only " + e.cert_name,
-        "",
-        "Action Required: Immediate investigation (see What To Do When Things Go Wrong)",
     ]
+
+
+def _certbot_retry(e: Failed) -> str:
+    """The certbot command to try by hand: a dry run of what certkeeper ran."""
+    if not e.issuance:
+        return f"certbot renew --cert-name {e.cert_name} --dry-run"
+    names = " ".join(f"-d {d}" for d in e.domains)
+    return f"certbot certonly --webroot -w {e.webroot} {names} --cert-name {e.cert_name} --dry-run"
+
+
+def _paused(e: Failed) -> list[str]:
+    """The CA's pause comes before anything else: retrying only deepens it."""
+    return [pause_lead(e.unpause_link), ""] if e.ca_paused else []
 
 
 def _expiring(e: Expiring) -> list[str]:
@@ -229,18 +269,39 @@ def _test(e: TestNotice) -> list[str]:
     ]
 
 
+def notice(event: Event | TestNotice, hostname: str) -> Notice:
+    """What the outbox keeps and every channel sends: the card's subject and body."""
+    about = ("", ()) if isinstance(event, TestNotice) else (event.cert_name, event.domains)
+    return Notice(
+        event_id=event_id(event),
+        kind=event.kind,
+        subject=subject(event, hostname),
+        body=body(event),
+        host=hostname,
+        cert_name=about[0],
+        domains=about[1],
+        created=event.at,
+        channels={},
+    )
+
+
 def compose(event: Event | TestNotice, *, hostname: str, sender: str, to: str) -> EmailMessage:
+    """The whole e-mail for one event (see email_message)."""
+    return email_message(notice(event, hostname), sender, to)
+
+
+def email_message(card: Notice, sender: str, to: str) -> EmailMessage:
     """The whole message: Date, Message-ID, From, To, Subject and a UTF-8 text/plain body.
 
     Every header value comes from validated config or from our own formatting;
     EmailMessage refuses CR/LF in a header, so injection fails loudly, never silently.
     Raises ValueError, and nothing else, for a value that cannot be a header.
     """
-    title = subject(event, hostname)
-    message_id = f"<{event_id(event)}@{hostname}.certkeeper>"
+    title = card.subject
+    message_id = f"<{card.event_id}@{card.host}.certkeeper>"
     # Every header value, the Message-ID (which carries the cert_name) included: names
     # are validated at config load, and this is the last line if one ever is not.
-    for value in (title, sender, to, hostname, message_id):
+    for value in (title, sender, to, card.host, message_id):
         if has_control_chars(value):
             raise ValueError(f"control character in a header value: {value!r}")
     msg = EmailMessage(policy=SMTP)
@@ -248,7 +309,7 @@ def compose(event: Event | TestNotice, *, hostname: str, sender: str, to: str) -
         msg["Subject"] = title
         msg["From"] = sender
         msg["To"] = to
-        msg["Date"] = format_datetime(event.at)
+        msg["Date"] = format_datetime(card.created)
         msg["Message-ID"] = message_id
     except (IndexError, AttributeError, MessageError) as exc:
         # The email package's header parser fails with IndexError on some malformed
@@ -256,5 +317,5 @@ def compose(event: Event | TestNotice, *, hostname: str, sender: str, to: str) -
         # 3.11 parser bug, found by hypothesis); config validation keeps those out, and
         # this keeps the promise of one documented error type if one ever gets through.
         raise ValueError(f"not a valid header value: {exc}") from None
-    msg.set_content(body(event), charset="utf-8", cte="quoted-printable")
+    msg.set_content(card.body, charset="utf-8", cte="quoted-printable")
     return msg

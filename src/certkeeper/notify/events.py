@@ -50,6 +50,11 @@ class Failed(_About):
     certbot_log: str = DEFAULT_CERTBOT_LOG
     notes: tuple[str, ...] = ()
     nonce: str = ""
+    # A first issuance: no certificate of this lineage existed (the card says so).
+    issuance: bool = False
+    # The CA paused the name (its own words are in `output`): the card leads with that.
+    ca_paused: bool = False
+    unpause_link: str | None = None  # checked by policy.link_problem; None when refused
 
     kind = "error"
 

@@ -1,86 +1,91 @@
-"""The outbox: every notice is written here first and removed only once delivered.
+"""The outbox: every notice is written here first and removed only once every channel has it.
 
-A notice survives a dead mail server, a crash and a reboot. Delivered event ids
-are recorded in state before the file is removed, so a crash between the two
-never sends a second copy.
+A notice is `<event id>.json` (notice.py), with its delivery state per channel. The moment
+a channel's receiver accepts it, a marker `<event id>.<channel>.done` is created in one
+syscall, before the notice file is rewritten (atomically, with its fsyncs): a kill in
+between must not make the next run deliver it twice. Once every channel has it, the event
+id is recorded in state before the file is removed, so a crash between the two never sends
+a second copy either.
+
+`.eml` files are the e-mails an earlier release spooled. They are read as notices for the
+SMTP channel only and sent as they are; the `.sent` rename was that release's marker.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-from dataclasses import field
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from certkeeper import atomic
-from certkeeper.value import Record
+from certkeeper.inputs import InputFileError, read_regular
+from certkeeper.notify.notice import Notice, from_json
 
-if TYPE_CHECKING:
-    from certkeeper.config import SmtpSettings
-    from certkeeper.state import State
-
-SUFFIX = ".eml"
-# A notice the SMTP server accepted, renamed in one syscall the moment it said 250, before
-# the state (with its fsyncs) records it: a kill in between must not cause a second send.
-SENT = ".sent"
-
-
-class Pending(Record):
-    event_id: str
-    path: Path
-    subject: str
-
-
-class FlushReport(Record):
-    sent: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str, bool]] = field(default_factory=list)  # id, reason, permanent
-
-
-def outbox_dir(state_dir: Path) -> Path:
-    return state_dir / "outbox"
-
-
-def spool(state_dir: Path, event_id: str, data: bytes) -> Path:
-    folder = outbox_dir(state_dir)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / f"{event_id}{SUFFIX}"
-    atomic.write_bytes(path, data, mode=0o600)
-    return path
-
-
+SUFFIX = ".json"
+LEGACY = ".eml"
+LEGACY_SENT = ".sent"
+DONE = ".done"
 QUARANTINE = "quarantine"
 # A notice is a few KiB (60 lines of tool output at most); far larger is not one of ours.
 MAX_MESSAGE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Pending:
+    event_id: str
+    path: Path
+    subject: str
 
 
 class Unreadable(Exception):
     """An outbox file that is not a notice certkeeper wrote: it goes to quarantine."""
 
 
-def _read_notice(path: Path) -> tuple[bytes, str]:
-    """The message and its subject, or Unreadable: never anything else, whatever the file."""
-    import stat
-    from email.parser import BytesHeaderParser
-    from email.policy import default
+def outbox_dir(state_dir: Path) -> Path:
+    return state_dir / "outbox"
 
+
+def quarantine_dir(state_dir: Path) -> Path:
+    return outbox_dir(state_dir) / QUARANTINE
+
+
+def spool(state_dir: Path, notice: Notice) -> Path:
+    folder = outbox_dir(state_dir)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"{notice.event_id}{SUFFIX}"
+    atomic.write_bytes(path, notice.to_json(), mode=0o600)
+    return path
+
+
+def _is_notice(path: Path) -> bool:
+    return path.name.endswith((SUFFIX, LEGACY))
+
+
+def event_id_of(path: Path) -> str:
+    return path.name.rsplit(".", 1)[0]
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The notice's bytes through the one bounded reader; a symlink, FIFO or device where a
+    notice should be was not put there by certkeeper: Unreadable, so it goes to quarantine."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise Unreadable("not a regular file")
-            with os.fdopen(fd, "rb", closefd=False) as handle:
-                data = handle.read(MAX_MESSAGE_BYTES + 1)
-        finally:
-            os.close(fd)
+        data = read_regular(path, MAX_MESSAGE_BYTES, follow=False)
+    except InputFileError as exc:
+        raise Unreadable(str(exc)) from None
     except OSError as exc:
         raise Unreadable(f"cannot read it: {exc.strerror or exc}") from None
     if not data.strip():
         raise Unreadable("empty file")
-    if len(data) > MAX_MESSAGE_BYTES:
-        raise Unreadable(f"larger than {MAX_MESSAGE_BYTES} bytes")
+    return data
+
+
+def _legacy(data: bytes, event_id: str) -> Notice:
+    """An e-mail an earlier release spooled: a notice for the SMTP channel alone."""
+    from email.parser import BytesHeaderParser
+    from email.policy import default
+
     try:
         headers = BytesHeaderParser(policy=default).parsebytes(data)
         subject = str(headers.get("Subject", ""))
@@ -88,11 +93,55 @@ def _read_notice(path: Path) -> tuple[bytes, str]:
         raise Unreadable(f"not a notice ({type(exc).__name__})") from None
     if not subject or not headers.get("Message-ID"):
         raise Unreadable("not a notice (no Subject or Message-ID header)")
-    return data, subject
+    created = datetime.fromtimestamp(0, UTC)
+    return Notice(event_id, "legacy", subject, "", "", "", (), created, {"smtp": None}, raw=data)
 
 
-def quarantine_dir(state_dir: Path) -> Path:
-    return outbox_dir(state_dir) / QUARANTINE
+def read(path: Path) -> Notice:
+    """The notice in one outbox file with its `.done` markers folded in, or Unreadable:
+    never anything else, whatever the file holds."""
+    data = _read_bounded(path)
+    eid = event_id_of(path)
+    if path.name.endswith(LEGACY):
+        notice = _legacy(data, eid)
+    else:
+        try:
+            notice = from_json(data, eid)
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise Unreadable(f"not a notice ({str(exc)[:100] or type(exc).__name__})") from None
+    for channel in notice.waiting():
+        if _marker(path, channel).exists():
+            notice = replace(notice, channels={**notice.channels, channel: "delivered"})
+    return notice
+
+
+def _marker(path: Path, channel: str) -> Path:
+    return path.with_name(f"{event_id_of(path)}.{channel}{DONE}")
+
+
+def accepted(path: Path, channel: str) -> None:
+    """The receiver said yes: one syscall, so that a kill right after cannot make the next
+    run send it again (record() folds it into the notice at leisure)."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(_marker(path, channel), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def record(path: Path, notice: Notice) -> None:
+    """Write the delivery state into a notice other channels still wait for."""
+    if notice.raw is not None or not notice.waiting():
+        return  # an .eml has one channel; a finished notice is removed, not rewritten
+    atomic.write_bytes(path, notice.to_json(), mode=0o600)
+    for channel, done in notice.channels.items():
+        if done is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(_marker(path, channel))
+
+
+def remove(path: Path, notice: Notice) -> None:
+    """Remove a notice every channel has, with its markers."""
+    for item in (path, *(_marker(path, channel) for channel in notice.channels)):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(item)
 
 
 def _quarantine(path: Path, why: str) -> Path:
@@ -105,6 +154,11 @@ def _quarantine(path: Path, why: str) -> Path:
     return target
 
 
+def set_aside(path: Path, why: str) -> None:
+    with contextlib.suppress(OSError):
+        _quarantine(path, why)
+
+
 def quarantined(state_dir: Path) -> list[tuple[Path, str]]:
     """(file, why) for each outbox file set aside as unreadable."""
     folder = quarantine_dir(state_dir)
@@ -115,27 +169,33 @@ def quarantined(state_dir: Path) -> list[tuple[Path, str]]:
         if path.name.endswith(".why"):
             continue
         try:
-            why = path.with_name(path.name + ".why").read_text(errors="replace").strip()[:300]
-        except OSError:
+            why_file = path.with_name(path.name + ".why")
+            why = read_regular(why_file, 4096, follow=False).decode(errors="replace")
+            why = why.strip()[:300]
+        except (OSError, InputFileError):
             why = "unreadable"
         items.append((path, why))
     return items
 
 
-def pending(state_dir: Path) -> list[Pending]:
-    """Every waiting notice that can be read; the others are quarantined on the way."""
+def files(state_dir: Path) -> list[Path]:
+    """Every notice file waiting, oldest name first."""
     folder = outbox_dir(state_dir)
     if not folder.is_dir():
         return []
+    return sorted(p for p in folder.iterdir() if _is_notice(p))
+
+
+def pending(state_dir: Path) -> list[Pending]:
+    """Every waiting notice that can be read; the others are quarantined on the way."""
     items = []
-    for path in sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIX)):
+    for path in files(state_dir):
         try:
-            _, subject = _read_notice(path)
+            notice = read(path)
         except Unreadable as exc:
-            with contextlib.suppress(OSError):
-                _quarantine(path, str(exc))
+            set_aside(path, str(exc))
             continue
-        items.append(Pending(path.name[: -len(SUFFIX)], path, subject))
+        items.append(Pending(notice.event_id, path, notice.subject))
     return items
 
 
@@ -143,74 +203,13 @@ def count(state_dir: Path) -> int:
     folder = outbox_dir(state_dir)
     if not folder.is_dir():
         return 0
-    return sum(1 for p in folder.iterdir() if p.name.endswith(SUFFIX))
+    return sum(1 for p in folder.iterdir() if _is_notice(p))
 
 
-def flush(
-    state_dir: Path, smtp: SmtpSettings, state: State, now: datetime, sender: str, to: str
-) -> FlushReport:
-    """Try to deliver everything waiting, each notice on its own. Call with the host lock held.
-
-    The envelope comes from the config, never from the file: whoever could drop a file
-    here must not be able to relay mail through the team's SMTP account.
-    """
-    from certkeeper.notify.smtp import send
-
-    report = FlushReport()
-    _settle_sent(state_dir, state, now)
-    for item in pending(state_dir):
-        if item.event_id in state.delivered:
-            # The one duplicate rule: an id already delivered was sent by an earlier run
-            # that died before removing the file. Ids are unique per event, so this only
-            # ever drops a true second copy.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(item.path)
-            continue
-        try:
-            data, _ = _read_notice(item.path)
-        except Unreadable as exc:
-            report.failed.append((item.event_id, f"quarantined: {exc}", True))
-            with contextlib.suppress(OSError):
-                _quarantine(item.path, str(exc))
-            continue
-        sent = item.path.with_name(item.event_id + SENT)
-        accepted = functools.partial(_mark_sent, item.path, sent)
-        outcome = send(smtp, data, sender, [to], on_accepted=accepted)
-        if not outcome.ok:
-            state.outbox_errors[item.event_id] = outcome.detail
-            report.failed.append((item.event_id, outcome.detail, outcome.permanent))
-            if not outcome.permanent:
-                # The server is down or too slow: the others would each wait out the same
-                # deadline while the host lock is held. They stay for the next run.
-                break
-            continue
-        state.mark_delivered(item.event_id, now)
-        state.outbox_errors.pop(item.event_id, None)
-        state.save(now)  # before the unlink: a crash here must not cause a resend
-        for path in (item.path, sent):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-        report.sent.append(item.event_id)
-    return report
-
-
-def _mark_sent(path: Path, sent: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.rename(path, sent)
-
-
-def _settle_sent(state_dir: Path, state: State, now: datetime) -> None:
-    """Record the notices an earlier run saw accepted but died before recording."""
+def legacy_sent(state_dir: Path) -> list[Path]:
+    """E-mails an earlier release saw accepted but died before recording."""
     folder = outbox_dir(state_dir)
     try:
-        accepted = [p for p in folder.iterdir() if p.name.endswith(SENT)]
+        return [p for p in folder.iterdir() if p.name.endswith(LEGACY_SENT)]
     except OSError:
-        return
-    if not accepted:
-        return
-    for path in accepted:
-        state.mark_delivered(path.name[: -len(SENT)], now)
-    state.save(now)
-    for path in accepted:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        return []

@@ -1,4 +1,5 @@
-"""May certbot run now: the 20-hour guard, the rate-limit back-off, read from certbot's words."""
+"""May certbot run now: the 20-hour guard, the rate-limit back-off and the CA's pause, read from
+certbot's words."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 from certkeeper.policy.renewal import Action
+from certkeeper.value import Value
 
 # At most one certbot attempt per certificate in this span, so that cron retries and
 # humans re-running `check` cannot burn Let's Encrypt's failed-validation budget.
@@ -75,3 +77,77 @@ def limits_apply(action: Action) -> bool:
     Encrypt's limits; a reload costs the CA nothing, so the MISMATCH repair (REDEPLOY)
     is never held back by them."""
     return action is not Action.REDEPLOY
+
+
+# Let's Encrypt pauses an (account, name) pair after a long run of failed validations
+# ("Consecutive Authorization Failures per Hostname per Account") and refuses every new
+# order for it with a rateLimited problem whose detail is Boulder's (wfe2/wfe.go):
+#   Your account is temporarily prevented from requesting certificates for NAMES and
+#   possibly others. Please visit: https://portal.letsencrypt.org/sfe/v1/unpause?jwt=...
+# certbot prints only the detail, so the sentence, not the problem type, is the sign.
+_PAUSED = re.compile(
+    r"temporarily prevented from requesting certificates for [^\n]{1,4096}? and possibly "
+    r"others\.(?: Please visit: ([^ \"\n]*))?",
+    re.IGNORECASE,
+)
+# A URL longer than this is not a link a person follows from a card.
+MAX_LINK_CHARS = 2048
+# RFC 3986's unreserved and reserved characters, and % for its escapes.
+_URL_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%"
+)
+
+
+class CaPause(Value):
+    """The CA paused this account's name: the unpause link, or why the one it gave was refused."""
+
+    link: str | None
+    refused: str | None = None
+
+
+def link_problem(link: str) -> str | None:
+    """Why `link` may not reach a card, a terminal or state: None for a sane https URL.
+
+    It comes from the CA through certbot's output and is shown to a person who may click
+    it, so only printable ASCII, no spaces, bounded, https with a host. Never fetched."""
+    if len(link) > MAX_LINK_CHARS:
+        return f"longer than {MAX_LINK_CHARS} characters"
+    if not all("!" <= ch <= "~" for ch in link):
+        return "not printable ASCII"
+    if not set(link) <= _URL_CHARS:
+        return "a character no URL has"
+    if not link.startswith("https://"):
+        return "not an https:// URL"
+    host = link[len("https://") :].split("/", 1)[0].split("?", 1)[0]
+    if not host or "@" in host:
+        return "no plain host name"
+    return None
+
+
+def ca_pause(output: str) -> CaPause | None:
+    """When certbot's output says the CA paused the name: its unpause link, checked.
+
+    The last mention wins: certbot's own error line comes after any response body it logged."""
+    matches = list(_PAUSED.finditer(output))
+    if not matches:
+        return None
+    match = matches[-1]
+    link = match.group(1)
+    if not link:
+        return CaPause(None, "the CA's message carried no link")
+    problem = link_problem(link)
+    return CaPause(None, f"the link in it was refused: {problem}") if problem else CaPause(link)
+
+
+def pause_lead(link: str | None) -> str:
+    """The first line of the ERROR card and of `check`'s line for a paused name."""
+    if link is None:
+        return (
+            "paused by the CA: fix the cause, then unpause it with the link in certbot's log "
+            "(certkeeper never follows it)"
+        )
+    return f"paused by the CA: fix the cause, then visit {link}"
+
+
+def resume_hint(cert_name: str) -> str:
+    return f"then `certkeeper check --force --only {cert_name}` tries again"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
@@ -23,6 +22,10 @@ class Health(StrEnum):
     UNREACHABLE = "UNREACHABLE"
     MISSING = "MISSING"
     MONITOR = "MONITOR"
+    # not_before is still ahead: every client rejects the certificate.
+    NOT_YET_VALID = "NOT_YET_VALID"
+    # The CA refuses new orders for the name until a person unpauses it; certkeeper waits.
+    PAUSED = "PAUSED"
 
 
 class MonitorState(StrEnum):
@@ -31,6 +34,7 @@ class MonitorState(StrEnum):
     OK = "OK"
     WARN = "WARN"
     EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
 
 
 class Assessment(Value):
@@ -42,33 +46,40 @@ class Assessment(Value):
     reason: str
 
 
-def assess(
-    domain: str,
-    served: CertInfo | None,
-    probe_error: str | None,
-    disk: CertInfo | None,
-    *,
-    monitor_only: bool,
-    renewal_days: int,
-    warn_days: tuple[int, ...],
-    now: datetime,
-    disk_error: str | None = None,
-    ari: AriWindow | None = None,
-) -> Assessment:
-    """The state of one (certificate, domain) row, most urgent finding first.
+class Observed(Value):
+    """What one row's survey found: the served certificate (or why there is none) and
+    the lineage on disk (or why it could not be read; None when there is simply none)."""
 
-    `disk_error` says why an existing lineage could not be read (a malformed certificate
-    costs its own rows, and says so), None when there is simply no lineage. `ari` is the
-    CA's window for the deciding certificate, when it has one.
-    """
+    served: CertInfo | None
+    probe_error: str | None
+    disk: CertInfo | None
+    disk_error: str | None = None
+
+
+class Judging(Value):
+    """How a service judges its rows: renewed here, or only watched with warnings."""
+
+    monitor_only: bool
+    renewal_days: int
+    warn_days: tuple[int, ...]
+
+
+def assess(
+    domain: str, seen: Observed, rules: Judging, now: datetime, ari: AriWindow | None = None
+) -> Assessment:
+    """The state of one (certificate, domain) row, most urgent finding first. `ari` is
+    the CA's window for the deciding certificate, when it has one."""
+    served, disk = seen.served, seen.disk
     deciding = earliest(served, disk)
     left = days_left(deciding.not_after, now) if deciding else None
-    if monitor_only:
-        return _assess_monitor(served, probe_error, disk, warn_days, now, left)
+    if rules.monitor_only:
+        return _assess_monitor(seen, rules.warn_days, now, left)
     if disk is None:
-        return Assessment(Health.MISSING, None, left, disk_error or "no certbot lineage on disk")
+        return Assessment(
+            Health.MISSING, None, left, seen.disk_error or "no certbot lineage on disk"
+        )
     if served is None:
-        return Assessment(Health.UNREACHABLE, None, left, probe_error or "no answer")
+        return Assessment(Health.UNREACHABLE, None, left, seen.probe_error or "no answer")
     if not served.covers(domain):
         return Assessment(Health.NOT_COVERED, None, left, f"served certificate lacks {domain}")
     if served.serial != disk.serial:
@@ -76,25 +87,28 @@ def assess(
             Health.MISMATCH, None, left, "nginx serves another certificate than the one on disk"
         )
     assert deciding is not None
+    if served.not_before > now:
+        return Assessment(Health.NOT_YET_VALID, None, left, _not_yet(served.not_before))
     if deciding.not_after <= now:
         return Assessment(Health.EXPIRED, None, left, "expired")
-    if is_due(deciding, renewal_days, now, ari):
+    if is_due(deciding, rules.renewal_days, now, ari):
         return Assessment(Health.DUE, None, left, "inside the renewal window")
     return Assessment(Health.OK, None, left, "")
 
 
 def _assess_monitor(
-    served: CertInfo | None,
-    probe_error: str | None,
-    disk: CertInfo | None,
-    warn_days: tuple[int, ...],
-    now: datetime,
-    left: int | None,
+    seen: Observed, warn_days: tuple[int, ...], now: datetime, left: int | None
 ) -> Assessment:
+    served, disk = seen.served, seen.disk
     if served is None and disk is None:
-        return Assessment(Health.UNREACHABLE, None, None, probe_error or "no answer")
+        return Assessment(Health.UNREACHABLE, None, None, seen.probe_error or "no answer")
     deciding = earliest(served, disk)
     assert deciding is not None and left is not None
+    shown = served or deciding
+    if shown.not_before > now:
+        return Assessment(
+            Health.MONITOR, MonitorState.NOT_YET_VALID, left, _not_yet(shown.not_before)
+        )
     if deciding.not_after <= now:
         return Assessment(Health.MONITOR, MonitorState.EXPIRED, left, "expired")
     scaled = scaled_warn_days(warn_days, deciding.not_after - deciding.not_before)
@@ -103,15 +117,5 @@ def _assess_monitor(
     return Assessment(Health.MONITOR, MonitorState.OK, left, "")
 
 
-_BAD = {Health.EXPIRED, Health.UNREACHABLE, Health.MISSING, Health.MISMATCH, Health.NOT_COVERED}
-
-
-def status_exit_code(assessments: Iterable[Assessment]) -> int:
-    """Monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL (3 UNKNOWN is config)."""
-    code = 0
-    for a in assessments:
-        if a.state in _BAD or a.monitor is MonitorState.EXPIRED:
-            return 2
-        if a.state is Health.DUE or a.monitor is MonitorState.WARN:
-            code = 1
-    return code
+def _not_yet(not_before: datetime) -> str:
+    return f"not valid before {not_before:%Y-%m-%d %H:%M} UTC: every client rejects it"

@@ -178,6 +178,35 @@ def plan(
     return Action.NOTHING
 
 
+def next_renewal(
+    cert: CertInfo, renewal_days: int, ari: AriWindow | None, now: datetime
+) -> datetime:
+    """When `cert` falls due: the team's rule, brought forward by the CA's window. What
+    `status` shows as next_at and the metrics as the next renewal timestamp."""
+    return renewal_plan(cert, renewal_days, ari, now).next_at
+
+
+def renewal_due(
+    served: list[CertInfo | None],
+    disk: CertInfo | None,
+    *,
+    renewal_days: int,
+    now: datetime,
+    ari: AriWindow | None,
+    managed: bool,
+) -> bool:
+    """True when the next `check` renews or issues (a managed certificate), or when a person
+    is needed (a monitor-only one inside its window). `ari` is the CA's window for the
+    certificate on disk, as `check` uses it."""
+    if managed:
+        action = plan(served, disk, renewal_days=renewal_days, now=now, ari=ari)
+        return action in (Action.RENEW, Action.ISSUE)
+    deciding = earliest(disk, *served)
+    return deciding is not None and (
+        deciding.not_after <= now or is_due(deciding, renewal_days, now)
+    )
+
+
 def ignored_window_warning(
     service: str, cert_name: str, renewal_days: int, cert: CertInfo
 ) -> str | None:

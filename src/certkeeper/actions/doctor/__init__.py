@@ -17,7 +17,14 @@ One module per family of checks, so each stays small enough to read at once:
 - runner: threads and the deadline;  render: text and --json.
 """
 
-from certkeeper.actions.doctor.base import Options, Result, clean, one_line, parse_resolve
+from certkeeper.actions.doctor.base import (
+    Options,
+    Result,
+    clean,
+    needs_root,
+    one_line,
+    parse_resolve,
+)
 from certkeeper.actions.doctor.render import as_json, exit_code, text
 from certkeeper.actions.doctor.runner import Job, config_failed, jobs, run, run_jobs
 
@@ -30,6 +37,7 @@ __all__ = [
     "config_failed",
     "exit_code",
     "jobs",
+    "needs_root",
     "one_line",
     "parse_resolve",
     "run",

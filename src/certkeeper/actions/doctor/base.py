@@ -4,6 +4,7 @@ the escaping of text that came from the network or a log, and a few constants.""
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,32 @@ class Result:
     finding: str
     fix: str = ""
     details: tuple[str, ...] = ()  # extra lines (the certbot log), already escaped
+    # The check could not see what it needs (not root): neither passed nor failed, and
+    # its `fix` is to run doctor as root, never a repair of something it did not see.
+    could_not_run: bool = False
+
+
+NEEDS_ROOT = "needs root: sudo certkeeper doctor"
+
+
+def needs_root(check: str, title: str, subject: str, what: str) -> Result:
+    return Result(check, title, subject, False, clean(what, 400), NEEDS_ROOT, could_not_run=True)
+
+
+def unseen(path: Path, mode: int = os.R_OK) -> str | None:
+    """Why this user cannot use `path` as a check needs it (`mode`: os.R_OK, os.W_OK),
+    None when it can or when the path simply does not exist (the check says so itself).
+    Following a symlink too: a link into a folder the user cannot search is unseen."""
+    try:
+        os.stat(path)
+    except PermissionError:
+        return f"cannot see {path}: permission denied"
+    except OSError:
+        return None
+    if not os.access(path, mode):
+        verb = "write" if mode & os.W_OK else "read"
+        return f"cannot {verb} {path}: permission denied"
+    return None
 
 
 @dataclass(frozen=True)
@@ -36,6 +63,8 @@ class Options:
     # This certkeeper as `install-hook` would write it into the hook script.
     certkeeper_argv: tuple[str, ...] = ("certkeeper",)
     config_arg: str | None = None
+    # `--nameserver ADDR[:PORT]`: the DNS server asked for CAA instead of dns.nameserver.
+    nameserver: str | None = None
 
 
 def clean(text: str, limit: int = 600) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
 
 from certkeeper import certbot
 from certkeeper.actions.doctor.base import Result, clean, lineage_ids, one_line
 from certkeeper.config import Config, Lineage, Service
+from certkeeper.times import now
 
 LOG_LINES = 20
 MAX_LOG_BYTES = 2 * 1024 * 1024
@@ -40,7 +40,7 @@ def check_history(cfg: Config, svc: Service, lin: Lineage) -> Result:
     title = "History"
     from certkeeper import state as state_mod
 
-    state = state_mod.load(cfg.state_dir, datetime.now().astimezone(), repair=False)
+    state = state_mod.load(cfg.state_dir, now(), repair=False)
     rec = state.certs.get(lin.cert_name)
     log_path, tail = _log_tail(cfg, lin)
     details = tuple([f"last {len(tail)} line(s) of {log_path} for {lin.cert_name}:", *tail])

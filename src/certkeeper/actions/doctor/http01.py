@@ -19,7 +19,7 @@ from certkeeper.actions.doctor.base import (
     clean,
     local_address,
 )
-from certkeeper.actions.doctor.tokens import TokenJar
+from certkeeper.actions.doctor.tokens import TokenJar, UnsafeWebroot
 from certkeeper.config import Config, Lineage
 
 HTTP_TIMEOUT_SECONDS = 5.0
@@ -27,6 +27,7 @@ MAX_BODY_BYTES = 4096
 # Let's Encrypt tries at most a few addresses per name; so does doctor.
 MAX_ADDRESSES = 4
 TITLE = "HTTP-01 path"
+CHALLENGE_DIRS = (".well-known", "acme-challenge")
 
 
 def resolve(name: str, opts: Options) -> tuple[list[str], str]:
@@ -134,18 +135,9 @@ def _answer(status: int | None, body: bytes, error: str, expected: str) -> str |
 
 
 def _place_token(lin: Lineage, jar: TokenJar) -> tuple[Path, str]:
-    folder = lin.webroot / ".well-known" / "acme-challenge"
-    missing = []
-    step = folder
-    while not step.exists() and step != lin.webroot and step != step.parent:
-        missing.append(step)
-        step = step.parent
-    for made in reversed(missing):
-        jar.make_dir(made)
     token = "certkeeper-doctor-" + secrets.token_urlsafe(24)
     content = f"{token}.{secrets.token_urlsafe(16)}"
-    path = folder / token
-    jar.make_file(path, content.encode())
+    path = jar.make_file(lin.webroot, CHALLENGE_DIRS, token, content.encode())
     return path, content
 
 
@@ -157,6 +149,17 @@ def check_http01(cfg: Config, lin: Lineage, opts: Options, jar: TokenJar) -> Res
         )
     try:
         path, content = _place_token(lin, jar)
+    except UnsafeWebroot as exc:
+        return Result(
+            "http01",
+            TITLE,
+            lin.cert_name,
+            False,
+            f"refused to write a test token: {exc.strerror}",
+            "certbot's webroot plugin would write through it too: make "
+            f"{lin.webroot}/.well-known/acme-challenge a plain folder owned by root, and "
+            "find out who planted the link",
+        )
     except OSError as exc:
         return Result(
             "http01",

@@ -13,6 +13,7 @@ from certkeeper.actions.doctor.base import (
     clean,
     lineage_ids,
     local_address,
+    needs_root,
     one_line,
 )
 from certkeeper.certbot import live_dir, read_disk
@@ -28,6 +29,9 @@ def check_nginx(cfg: Config, opts: Options) -> Result:
     said = one_line(result.output_tail(10), 800)
     if result.ok:
         return Result("nginx", title, "", True, said or "passed")
+    if os.geteuid() != 0 and "Permission denied" in said:
+        # nginx -t opens the pid file, the logs and every key: a user cannot test them.
+        return needs_root("nginx", title, "", f"nginx -t as this user: {said}")
     if result.timed_out:
         return Result(
             "nginx",

@@ -1,49 +1,14 @@
-"""The notification path: notify.to, the outbox, the SMTP server's EHLO and, when asked,
-a test notice."""
+"""The notification path: a channel configured, the outbox, each channel's receiver
+(the SMTP server's EHLO, the webhook's connection) and, when asked, a test notice."""
 
 from __future__ import annotations
 
-import smtplib
-import ssl
-
 from certkeeper.actions.doctor.base import Options, Result, clean
 from certkeeper.config import Config
-from certkeeper.notify import outbox
-from certkeeper.notify.smtp import hang_up
-from certkeeper.tlsctx import verifying_context
+from certkeeper.notify import channels, outbox
 
 
-def _ehlo(cfg: Config) -> str | None:
-    """None when the SMTP server answered EHLO, else what happened."""
-    settings = cfg.notify.smtp
-    timeout = min(settings.timeout_seconds, 10.0)
-    client: smtplib.SMTP | None = None
-    try:
-        if settings.security == "tls":
-            client = smtplib.SMTP_SSL(
-                settings.host, settings.port, timeout=timeout, context=verifying_context()
-            )
-        else:
-            client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
-        code, reply = client.ehlo()
-        if code != 250:
-            return f"EHLO answered {code} {clean(reply.decode(errors='replace'), 200)}"
-        return None
-    except (smtplib.SMTPException, OSError, ssl.SSLError, ValueError, UnicodeError) as exc:
-        return clean(str(exc) or type(exc).__name__, 200)
-    finally:
-        hang_up(client)
-
-
-def check_notify(cfg: Config, opts: Options) -> Result:
-    title = "Notifications"
-    smtp = cfg.notify.smtp
-    problems, fixes, good = [], [], []
-    if cfg.notify.to is None:
-        problems.append("notify.to is not set: no card reaches the team")
-        fixes.append(f"set notify.to in {cfg.path} to the board's address")
-    else:
-        good.append(f"notify.to {cfg.notify.to}")
+def _outbox(cfg: Config, problems: list[str], fixes: list[str], good: list[str]) -> None:
     waiting = outbox.count(cfg.state_dir)
     set_aside = outbox.quarantined(cfg.state_dir)
     if waiting:
@@ -54,22 +19,53 @@ def check_notify(cfg: Config, opts: Options) -> Result:
         fixes.append("certkeeper notify outbox lists them")
     if not waiting and not set_aside:
         good.append("the outbox is empty")
-    refused = _ehlo(cfg)
-    if refused:
-        problems.append(f"SMTP {smtp.host}:{smtp.port} ({smtp.security}): {refused}")
-        fixes.append("check notify.smtp and that the server runs; certkeeper notify test")
+
+
+def _receivers(cfg: Config, problems: list[str], fixes: list[str], good: list[str]) -> None:
+    """Each channel's receiver answers, without sending anything. The SMTP server is
+    asked even without notify.to: it is the default way out."""
+    names = channels.enabled(cfg.notify)
+    for name in dict.fromkeys(["smtp", *names]):
+        way = channels.channel(name)
+        refused = way.reach(cfg)
+        if name == "smtp":
+            smtp = cfg.notify.smtp
+            where, answer = f"SMTP {smtp.host}:{smtp.port} ({smtp.security})", "answers EHLO"
+        else:
+            where, answer = way.target(cfg), "takes a connection"
+        if refused:
+            problems.append(f"{where}: {clean(refused, 200)}")
+            fixes.append(f"check notify.{name} and that the receiver runs; certkeeper notify test")
+        else:
+            good.append(f"{where} {answer}")
+
+
+# The last line of each channel's exchange in `send_test`'s transcript.
+ENDINGS = ("delivered: ", "failed: ", "webhook: delivered: ", "webhook: failed: ")
+
+
+def check_notify(cfg: Config, opts: Options) -> Result:
+    title = "Notifications"
+    problems: list[str] = []
+    fixes: list[str] = []
+    good: list[str] = []
+    if cfg.notify.to is None:
+        problems.append("notify.to is not set: no card reaches the team")
+        fixes.append(f"set notify.to in {cfg.path} to the board's address")
     else:
-        good.append(f"SMTP {smtp.host}:{smtp.port} answers EHLO")
-    if opts.send_test and cfg.notify.to is not None:
+        good.append(f"notify.to {cfg.notify.to}")
+    _outbox(cfg, problems, fixes, good)
+    _receivers(cfg, problems, fixes, good)
+    if opts.send_test and channels.enabled(cfg.notify):
         from certkeeper.notify import send_test
         from certkeeper.times import now
 
         delivered, transcript = send_test(cfg, now())
-        last = clean(transcript[-1] if transcript else "", 200)
+        last = [clean(line, 200) for line in transcript if line.startswith(ENDINGS)]
         if delivered:
-            good.append(f"test notice {last}")
+            good.append("test notice " + "; ".join(last))
         else:
-            problems.append(f"test notice {last}")
+            problems.append("test notice " + "; ".join(last))
             fixes.append("certkeeper notify test shows the whole exchange")
     if problems:
         return Result("notify", title, "", False, "; ".join(problems + good), "; ".join(fixes))

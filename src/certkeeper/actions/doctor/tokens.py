@@ -1,10 +1,39 @@
-"""The random HTTP-01 token doctor writes into a webroot, and its removal."""
+"""The random HTTP-01 token doctor writes into a webroot, and its removal.
+
+The webroot belongs to the web server's user, who may put a symlink anywhere in it
+(`.well-known/acme-challenge` -> /root/.ssh). doctor runs as root, so it walks every
+component below the webroot from the webroot's own descriptor without following links,
+makes what is missing there, sets modes on the open folder, and creates and removes the
+token relative to its folder's descriptor: a symlinked component is refused, never used.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from pathlib import Path
+
+from certkeeper.actions.doctor.base import clean
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class UnsafeWebroot(OSError):
+    """A component below the webroot is not a plain folder (a symlink, a file)."""
+
+
+def _refusal(parent_fd: int, name: str, shown: Path) -> UnsafeWebroot:
+    try:
+        target = os.readlink(name, dir_fd=parent_fd)
+    except OSError:
+        return UnsafeWebroot(errno.ENOTDIR, f"{shown} is not a folder")
+    return UnsafeWebroot(
+        errno.ELOOP,
+        f"{shown} is a symlink to {clean(target, 200)}: doctor never writes through a link "
+        "in the webroot",
+    )
 
 
 class TokenJar:
@@ -20,44 +49,82 @@ class TokenJar:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._files: list[Path] = []
-        self._dirs: list[Path] = []
+        # (folder descriptor, name, path shown): what was made, removed relative to its folder.
+        self._files: dict[Path, tuple[int, str]] = {}
+        self._dirs: list[tuple[int, str, Path]] = []
+        self._fds: list[int] = []
         self._closed = False
 
     def _open(self) -> None:
         if self._closed:
             raise OSError("doctor's deadline passed before the token was written")
 
-    def make_dir(self, path: Path) -> None:
-        with self._lock:
-            self._open()
-            try:
-                path.mkdir(mode=0o755)
-            except FileExistsError:
-                return  # another lineage's check made it; that one's is removed at the end
-            self._dirs.append(path)
-            path.chmod(0o755)  # nginx's workers must be able to read it, whatever the umask
+    def _keep(self, fd: int) -> int:
+        self._fds.append(fd)
+        return fd
 
-    def make_file(self, path: Path, data: bytes) -> None:
+    def _existing(self, parent_fd: int, name: str, shown: Path) -> int | None:
+        """The folder `name` under `parent_fd` if it is there; a link or a file is refused."""
+        try:
+            return self._keep(os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=parent_fd))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise _refusal(parent_fd, name, shown) from None
+            raise
+
+    def _descend(self, parent_fd: int, name: str, shown: Path) -> int:
+        """The folder `name` under `parent_fd`, made (0755) when missing, never a link."""
+        fd = self._existing(parent_fd, name, shown)
+        if fd is not None:
+            return fd
+        try:
+            os.mkdir(name, 0o700, dir_fd=parent_fd)
+        except FileExistsError:
+            fd = self._existing(parent_fd, name, shown)  # made meanwhile: check it again
+            if fd is None:
+                raise
+            return fd
+        self._dirs.append((parent_fd, name, shown))
+        fd = self._existing(parent_fd, name, shown)
+        if fd is None:
+            raise FileNotFoundError(errno.ENOENT, f"{shown} was removed as it was made")
+        os.fchmod(fd, 0o755)  # nginx's workers must be able to read it, whatever the umask
+        return fd
+
+    def make_file(self, webroot: Path, below: tuple[str, ...], name: str, data: bytes) -> Path:
+        """Write `data` to webroot/below.../name; returns the path for messages."""
         with self._lock:
             self._open()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-            self._files.append(path)
+            folder_fd = self._keep(os.open(webroot, _DIR_FLAGS))
+            shown = webroot
+            for part in below:
+                shown = shown / part
+                folder_fd = self._descend(folder_fd, part, shown)
+            fd = os.open(name, _FILE_FLAGS, 0o644, dir_fd=folder_fd)
+            path = shown / name
+            self._files[path] = (folder_fd, name)
             try:
                 os.write(fd, data)
                 os.fchmod(fd, 0o644)
             finally:
                 os.close(fd)
+            return path
 
     def remove(self, path: Path) -> None:
         """A check is done with its token (the final clean-up retries on failure)."""
         with self._lock:
+            where = self._files.get(path)
+            if where is None:
+                return
             try:
-                path.unlink(missing_ok=True)
+                os.unlink(where[1], dir_fd=where[0])
+            except FileNotFoundError:
+                pass
             except OSError:
                 return
-            if path in self._files:
-                self._files.remove(path)
+            del self._files[path]
 
     def clean_up(self) -> list[str]:
         """Remove everything and close the jar; returns what could not be removed."""
@@ -69,21 +136,26 @@ class TokenJar:
         try:
             self._closed = True
             left = []
-            for path in self._files:
+            for path, (folder_fd, name) in self._files.items():
                 try:
-                    path.unlink(missing_ok=True)
+                    os.unlink(name, dir_fd=folder_fd)
+                except FileNotFoundError:
+                    pass
                 except OSError as exc:
                     left.append(f"{path}: {exc.strerror or exc}")
-            for folder in reversed(self._dirs):
+            for parent_fd, name, shown in reversed(self._dirs):
                 try:
-                    folder.rmdir()
+                    os.rmdir(name, dir_fd=parent_fd)
                 except FileNotFoundError:
                     pass
                 except OSError as exc:
                     # Something else was put there meanwhile: leave it, say so.
-                    left.append(f"{folder}: {exc.strerror or exc}")
+                    left.append(f"{shown}: {exc.strerror or exc}")
             self._files.clear()
             self._dirs.clear()
+            for fd in self._fds:
+                os.close(fd)
+            self._fds.clear()
             return left
         finally:
             self._lock.release()

@@ -1,37 +1,73 @@
-"""One SMTP exchange, bounded as a whole, with the server's own replies kept.
+"""The e-mail channel: one SMTP exchange, bounded as a whole, with the server's own replies kept.
 
-`notify.smtp.timeout_seconds` is the deadline for the whole exchange of one notice,
-from connect to QUIT. A per-read timeout alone does not bound anything: a server that
-trickles its greeting one byte a second answers every read in time, and kept `check`
-and the host lock busy for minutes (issue 11). A watchdog thread shuts the socket down
-at the deadline, which ends whatever read or TLS handshake is waiting on it.
+`notify.smtp.timeout_seconds` is the deadline for the whole exchange of one notice, from
+connect to QUIT (deadline.py says why a per-read timeout is not enough). The envelope comes
+from the config, never from the notice: whoever could drop a file in the outbox must not be
+able to relay mail through the team's SMTP account.
 """
 
 from __future__ import annotations
 
-import contextlib
 import smtplib
 import socket
 import ssl
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from certkeeper.config import SmtpSettings
+from certkeeper.config import Config, NotifySettings, SmtpSettings
 from certkeeper.inputs import InputFileError, read_regular
+from certkeeper.notify.channels import Outcome
+from certkeeper.notify.deadline import Deadline
+from certkeeper.notify.notice import Notice
 from certkeeper.tlsctx import verifying_context
 
 # A password file is a line of text; anything bigger is not one.
 MAX_PASSWORD_FILE_BYTES = 64 * 1024
 
 
-@dataclass
-class SendOutcome:
-    ok: bool
-    permanent: bool = False
-    detail: str = ""
-    transcript: list[str] = field(default_factory=list)
+def enabled(settings: NotifySettings) -> bool:
+    return settings.to is not None
+
+
+def target(cfg: Config) -> str:
+    smtp = cfg.notify.smtp
+    return f"e-mail to {cfg.notify.to} via {smtp.host}:{smtp.port} ({smtp.security})"
+
+
+def deliver(cfg: Config, notice: Notice, on_accepted: Callable[[], None] | None = None) -> Outcome:
+    """The notice as an e-mail to notify.to; an earlier release's bytes as they are."""
+    from certkeeper.notify import sender
+    from certkeeper.notify.compose import email_message
+
+    to = cfg.notify.to
+    if to is None:
+        return Outcome(False, False, "notify.to is not set")
+    data = notice.raw
+    if data is None:
+        try:
+            data = email_message(notice, sender(cfg), to).as_bytes()
+        except ValueError as exc:
+            return Outcome(False, True, f"the e-mail cannot be written: {exc}")
+    return send(cfg.notify.smtp, data, sender(cfg), [to], on_accepted)
+
+
+def reach(cfg: Config) -> str | None:
+    """None when the SMTP server answers EHLO, else what happened."""
+    settings = cfg.notify.smtp
+    deadline = Deadline(min(settings.timeout_seconds, 10.0))
+    client: smtplib.SMTP | None = None
+    try:
+        context = verifying_context()
+        client = _SMTPS(deadline, context) if settings.security == "tls" else _SMTP(deadline)
+        code, greeting = client.connect(settings.host, settings.port)
+        if code != 220:
+            return f"the greeting was {code} {_text(greeting)[:200]}"
+        code, reply = client.ehlo()
+        return None if code == 250 else f"EHLO answered {code} {_text(reply)[:200]}"
+    except (smtplib.SMTPException, OSError, ValueError) as exc:
+        return str(exc)[:200] or type(exc).__name__
+    finally:
+        hang_up(client)
+        deadline.close()
 
 
 class _Refused(Exception):
@@ -62,56 +98,12 @@ def read_password(settings: SmtpSettings) -> str | None:
         raise _BadCredentials(f"{settings.password_file} is not UTF-8 text") from None
 
 
-class _Deadline:
-    """Shuts the connection down when the whole exchange has taken `seconds`."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.end = time.monotonic() + seconds
-        self.fired = False
-        self._lock = threading.Lock()
-        self._guard: socket.socket | None = None
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def remaining(self) -> float:
-        # Never 0: socket timeouts of 0 mean non-blocking, which smtplib refuses.
-        return max(0.01, self.end - time.monotonic())
-
-    def watch(self, sock: socket.socket) -> None:
-        """Watch the TCP socket, before any TLS wrapping: a dup of its descriptor stays
-        valid whatever smtplib and ssl do with the original object, and shutdown() acts
-        on the connection, not on one descriptor."""
-        with self._lock:
-            self._guard = sock.dup()
-            if self.fired:
-                self._shutdown()
-
-    def _fire(self) -> None:
-        with self._lock:
-            self.fired = True
-            self._shutdown()
-
-    def _shutdown(self) -> None:
-        if self._guard is not None:
-            with contextlib.suppress(OSError):
-                self._guard.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self._timer.cancel()
-        with self._lock:
-            if self._guard is not None:
-                self._guard.close()
-                self._guard = None
-
-
 class _SMTP(smtplib.SMTP):
     """smtplib.SMTP whose TCP socket the deadline watches."""
 
     _host: str  # smtplib sets it only when a host is given to __init__; STARTTLS's SNI
 
-    def __init__(self, deadline: _Deadline) -> None:
+    def __init__(self, deadline: Deadline) -> None:
         self.deadline = deadline
         super().__init__(timeout=deadline.seconds)
 
@@ -127,7 +119,7 @@ class _SMTPS(smtplib.SMTP_SSL):
 
     _host: str
 
-    def __init__(self, deadline: _Deadline, context: ssl.SSLContext) -> None:
+    def __init__(self, deadline: Deadline, context: ssl.SSLContext) -> None:
         self.deadline = deadline
         super().__init__(timeout=deadline.seconds, context=context)
 
@@ -157,21 +149,27 @@ def send(
     sender: str,
     rcpts: list[str],
     on_accepted: Callable[[], None] | None = None,
-) -> SendOutcome:
+) -> Outcome:
     """Deliver one serialised message (CRLF lines) to the envelope given, which comes from
     the config. Never raises: network, SMTP and credential trouble are outcomes.
 
     `on_accepted` runs the moment the server has accepted the message (250 to DATA),
     before QUIT: the outbox marks the notice sent there, so that a kill after that
     instant cannot make the next run send it again."""
-    out = SendOutcome(ok=False)
-    deadline = _Deadline(settings.timeout_seconds)
+    out = Outcome(ok=False)
+    if settings.held:
+        # The config says the password cannot be trusted: nothing is sent, nothing waiting
+        # is given up (not permanent), and the password file is never opened.
+        out.detail = f"not sent: {settings.held}"
+        out.transcript.append("failed: " + out.detail)
+        return out
+    deadline = Deadline(settings.timeout_seconds)
     client: smtplib.SMTP | None = None
     try:
         context = verifying_context()
         client = _SMTPS(deadline, context) if settings.security == "tls" else _SMTP(deadline)
         _open(client, settings, context, out.transcript)
-        out.detail = _transfer(client, deadline, data, sender, rcpts, on_accepted, out.transcript)
+        out.detail = _transfer(client, data, sender, rcpts, on_accepted, out.transcript)
         out.ok = True
     except (_Refused, _BadCredentials, smtplib.SMTPException, OSError, ValueError) as exc:
         # OSError covers ssl.SSLError and TimeoutError; ValueError covers UnicodeError.
@@ -215,8 +213,7 @@ def _open(
 
 
 def _transfer(
-    client: smtplib.SMTP,
-    deadline: _Deadline,
+    client: _SMTP | _SMTPS,
     data: bytes,
     sender: str,
     rcpts: list[str],
@@ -234,7 +231,7 @@ def _transfer(
         if code not in (250, 251):
             raise _Refused(f"RCPT TO:<{rcpt}>", code, reply)
     code, reply = client.data(data)
-    if deadline.fired:
+    if client.deadline.fired:
         # smtplib takes a reply cut short by the shutdown ("250 " and EOF) for a
         # whole one; only a reply that came before the deadline counts as delivered.
         raise TimeoutError
@@ -246,7 +243,7 @@ def _transfer(
     return f"{code} {_text(reply)}"
 
 
-def _failure(exc: Exception, settings: SmtpSettings, deadline: _Deadline) -> tuple[bool, str]:
+def _failure(exc: Exception, settings: SmtpSettings, deadline: Deadline) -> tuple[bool, str]:
     """(permanent, detail) for what went wrong: 5xx and bad credentials are permanent
     (retrying cannot help), network trouble and timeouts are not."""
     too_slow = (
