@@ -20,8 +20,10 @@ if ! head -n 1 "$here/debian/changelog" | grep -qF "certkeeper ($version)"; then
     exit 1
 fi
 
-stage="$top/build/deb/certkeeper_${version}_all"
-rm -rf "$stage"
+# A private staging folder: two builds at once (parallel test workers) never share one.
+work="$(mktemp -d "${TMPDIR:-/tmp}/certkeeper-deb.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+stage="$work/certkeeper_${version}_all"
 mkdir -p "$stage/DEBIAN" "$OUT"
 
 # 1. certkeeper's modules, as they are in src/ (pure Python; postinst byte-compiles them).

@@ -31,20 +31,6 @@ PACKAGES = (
 )
 
 
-# The modules that boot or chroot into debian_root's releases run in one xdist worker, so
-# each release is debootstrapped once per run, not once per module.
-SHARE_ROOTS = ("test_deb", "test_nspawn")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        if Path(str(item.fspath)).stem in SHARE_ROOTS:
-            # First of its kind, ahead of the per-module group tests/conftest.py adds.
-            item.add_marker(pytest.mark.xdist_group("packaging-debian-roots"), append=False)
-
-
 def build(script: Path, out: Path) -> Path:
     proc = run(str(script), env={**os.environ, "PYTHON": sys.executable, "OUT": str(out)})
     assert proc.returncode == 0, proc.stderr[-3000:]
