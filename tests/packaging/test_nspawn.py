@@ -352,7 +352,7 @@ def test_v010_unit_fails_where_the_shipped_one_works(host: Host) -> None:
     host.start_service()
     assert box.show("certkeeper.service", "Result") == "exit-code", host.diagnose()
     assert not (host.le / "live/shop").exists()
-    error = host.mail("Cert renewal FAILED for shop.example.test")
+    error = host.mail("Cert issuance FAILED for shop.example.test")
     body = error.get_body(("plain",))
     assert body is not None
     assert "Read-only file system" in body.get_content(), body.get_content()
