@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv prereqs prereqs-demo test quick lint unit e2e demo demo-stop deb bench clean config-table
+.PHONY: all venv prereqs prereqs-demo test quick floor lint unit e2e demo demo-stop deb bench clean \
+  config-table
 
 all: test
 
@@ -40,12 +41,44 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests demo benchmarks
 	$(BIN)/mypy
 
+TEST_WORKERS ?= 4
+
+# The oldest libraries the .deb runs on (Debian 12's python3-click, -cryptography, -yaml,
+# -structlog, -dnspython; pyproject's floors), from PyPI at exactly those versions, in
+# their own venv.
+# PyYAML 6.0 predates Python 3.11's wheels: its sdist builds only with Cython < 3.
+FLOOR_VENV ?= .venv-floor
+FLOOR_PINS := click==8.1.3 cryptography==38.0.4 pyyaml==6.0 structlog==22.3.0 dnspython==2.3.0
+FLOOR_TOOLS := pytest pytest-timeout pytest-xdist freezegun hypothesis trustme aiosmtpd prometheus_client
+FLOOR_STAMP := $(FLOOR_VENV)/.installed
+
+$(FLOOR_STAMP): pyproject.toml Makefile
+	rm -rf $(FLOOR_VENV)
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	echo 'cython<3' > $(FLOOR_VENV)/build-constraints.txt
+	PIP_CONSTRAINT=$(abspath $(FLOOR_VENV))/build-constraints.txt $(FLOOR_VENV)/bin/pip install \
+	  --quiet --disable-pip-version-check $(FLOOR_PINS) $(FLOOR_TOOLS)
+	$(FLOOR_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(FLOOR_STAMP)
+
+# The pure and socket tiers (tests/conftest.py) on those versions: no pebble, nginx,
+# certbot or Ansible there. The pins are checked first, so a resolver that moved
+# one can never pass for the floor.
+floor: $(FLOOR_STAMP)
+	$(FLOOR_VENV)/bin/python -c 'import sys, importlib.metadata as m; \
+	  pins = dict(p.split("==") for p in sys.argv[1:]); \
+	  got = {n: m.version(n) for n in pins}; \
+	  sys.exit(0 if got == pins else f"floor venv: {got} is not {pins}")' $(FLOOR_PINS)
+	PATH="$(abspath $(FLOOR_VENV))/bin:$$PATH" $(FLOOR_VENV)/bin/pytest -p no:cacheprovider \
+	  -n $(TEST_WORKERS) -m "pure or socket" -q $(PYTEST_ARGS)
+
 # The whole suite, all four tiers (tests/conftest.py): pure, socket, peers (pebble + nginx +
 # certbot), packaging. Nothing is skipped. The tests mostly wait on peers, so more workers
-# than cores pay; each packaging module runs in one of them, in turn.
-TEST_WORKERS ?= 4
+# than cores pay; each packaging module runs in one of them, in turn. Before it, the pure
+# and socket tiers on the oldest supported libraries (make floor).
 test: prereqs
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory floor
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -p no:cacheprovider \
 	  -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
@@ -100,7 +133,7 @@ bench: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench.py $(if $(BENCH_QUICK),--quick)
 
 clean:
-	rm -rf build dist *.egg-info src/*.egg-info demo-run bench-run
+	rm -rf build dist *.egg-info src/*.egg-info demo-run bench-run $(FLOOR_VENV)
 
 # The README's config key table is generated from src/certkeeper/config/keys.py.
 config-table:

@@ -35,13 +35,13 @@ case "$profile" in
   demo) ;;
   test)
     need_pkg ca-certificates                 # TLS to pypi and deb.debian.org from tests
-    need_cmd debootstrap debootstrap         # packaging tests build a fresh Debian 12 root
+    need_cmd debootstrap debootstrap         # packaging tests build fresh Debian 12 and 13 roots
     need_cmd systemd-container systemd-nspawn  # ...and boot it
     need_cmd util-linux nsenter              # ...and drive systemctl inside it
     need_cmd procps pgrep                    # ...finding its PID 1
     need_cmd lintian lintian                 # the .deb must pass lintian
     need_pkg dpkg-dev                        # packaging/deb/build.sh
-    need_cmd binutils strip                  # build.sh strips the wheels' shared objects
+    need_cmd binutils strip                  # 0.1.0's build.sh (the upgrade test) strips its wheels
     need_cmd binutils objdump                # ...and reads their glibc symbol versions
     need_cmd systemd systemd-analyze         # the shipped units are verified offline
     need_cmd openssl openssl                 # the benchmark compares with the guide's openssl loop

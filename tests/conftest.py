@@ -40,6 +40,11 @@ def tier_of(item: pytest.Item) -> str:
     return "socket"
 
 
+# Modules that share a session fixture too costly to make twice run in one group:
+# test_deb and test_nspawn both work on copies of tests/packaging's debootstrapped releases.
+SHARED = {"test_deb": "debian-roots", "test_nspawn": "debian-roots"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     parallel = config.pluginmanager.hasplugin("xdist")
     for item in items:
@@ -49,7 +54,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             # A module's tests run in turn in one worker: they share its session fixtures
             # (the built .deb, a debootstrapped root) and the checkout's demo-run/ or
             # bench-run/. Different modules run side by side.
-            item.add_marker(pytest.mark.xdist_group(f"packaging-{Path(str(item.fspath)).stem}"))
+            module = Path(str(item.fspath)).stem
+            item.add_marker(pytest.mark.xdist_group(f"packaging-{SHARED.get(module, module)}"))
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,18 @@ def name_matches(pattern: str, domain: str) -> bool:
     return False
 
 
+def _utc(cert: object, name: str) -> datetime:
+    """The certificate's `name` date, timezone-aware. cryptography 42 added the `*_utc`
+    properties and deprecated the naive ones; Debian 12 (38) and Ubuntu 24.04 (41) have
+    only the naive ones, which are UTC."""
+    aware = getattr(cert, f"{name}_utc", None)
+    if isinstance(aware, datetime):
+        return aware
+    naive = getattr(cert, name)
+    assert isinstance(naive, datetime)
+    return naive.replace(tzinfo=UTC)
+
+
 def _from_cert(cert: object) -> tuple[CertInfo, bytes]:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -67,7 +79,7 @@ def _from_cert(cert: object) -> tuple[CertInfo, bytes]:
     issuer = str(issuer_cn[0].value) if issuer_cn else cert.issuer.rfc4514_string()
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    not_before, not_after = _utc(cert, "not_valid_before"), _utc(cert, "not_valid_after")
     if not EARLIEST <= not_before <= not_after:
         raise ValueError(
             f"malformed certificate: valid from {not_before:%Y-%m-%d} to {not_after:%Y-%m-%d}, "

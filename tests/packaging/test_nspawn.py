@@ -1,24 +1,28 @@
-"""The shipped certkeeper.service does its job under a booted systemd.
+"""The shipped certkeeper.service does its job under a booted systemd, on Debian 12 and 13.
 
 `systemd-analyze verify` cannot see the sandbox: whether ProtectSystem=, ReadWritePaths=
 and the rest let certbot write its webroot only shows when systemd builds the mount
-namespace. So the .deb is installed into a debootstrap'd Debian 12 with Debian's own
-certbot (2.1), nginx-light and systemd, which boots under systemd-nspawn. The container
-shares the host's network: certbot inside talks to pebble on the host's loopback, pebble
-validates HTTP-01 against the container's nginx, certkeeper mails the catcher on the
-host, and the host probes what the container's nginx serves.
+namespace. So the .deb is installed into a debootstrap'd Debian 12 (certbot 2.1: no ARI,
+no profiles) and Debian 13 (certbot 4.0: profiles, no ARI), each with its own certbot,
+nginx-light, systemd and Python libraries from apt, which boots under systemd-nspawn.
+On Debian 12 the package in the field (0.1.0) is upgraded to this one in place.
+
+The container shares the host's network: certbot inside talks to pebble on the host's
+loopback, pebble validates HTTP-01 against the container's nginx, certkeeper mails the
+catcher on the host, and the host probes what the container's nginx serves.
 
 Slow, never skipped: a missing host tool fails the test naming its apt package.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -30,25 +34,17 @@ import yaml
 
 from certkeeper.probe import Target, probe
 from certkeeper.x509info import read_file
-from support.debroot import Container, chroot, debootstrap, require, run
+from support.debroot import Container, chroot, copy_root, require
 from support.peers import Pebble, age_lineage
 from support.run import service
 from support.smtp import Catcher, SMTPServer, free_port
 
-pytestmark = pytest.mark.slow
+# The first test to ask for a release's root (or the 0.1.0 package) pays for debootstrap
+# (or the build) in its setup: far more than the suite's default 300 s on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 SHOP = ("shop.example.test", "www.shop.example.test")
 BOARD = "board+nspawn@boards.example.com"
-# Debian's certbot pulls a virtual package debootstrap cannot resolve without cffi named.
-PACKAGES = (
-    "systemd",
-    "systemd-sysv",
-    "dbus",
-    "ca-certificates",
-    "nginx-light",
-    "certbot",
-    "python3-cffi-backend",
-)
 V010_UNIT = Path(__file__).parent / "data/certkeeper.service.v0.1.0"
 LINKS = (("fullchain.crt", "fullchain.pem"), ("ca-bundle.crt", "chain.pem"), ("key", "privkey.pem"))
 # What a host where certbot never ran lacks. /etc/letsencrypt itself exists once the
@@ -62,13 +58,9 @@ NEVER_RAN = (
 )
 
 
-@pytest.fixture(scope="module")
-def base_root(tmp_path_factory: pytest.TempPathFactory, deb: Path) -> Iterator[Path]:
-    """Debian 12 with certkeeper installed, as `apt-get install ./certkeeper_*.deb` leaves it."""
-    require("debootstrap", "chroot", "systemd-nspawn", "nsenter", "pgrep", "pebble")
-    folder = tmp_path_factory.mktemp("nspawn-base")
-    root = folder / "root"
-    debootstrap(root, *PACKAGES)
+def installed(root: Path, deb: Path) -> Path:
+    """`apt-get install ./certkeeper_*.deb` into `root`, as an operator would, its
+    Depends from the release's own archive."""
     # /root, not /tmp: the container mounts a tmpfs on /tmp at boot.
     shutil.copy(deb, root / "root" / deb.name)
     install = chroot(root, "apt-get", "install", "-y", "-qq", f"/root/{deb.name}", timeout=900)
@@ -77,7 +69,20 @@ def base_root(tmp_path_factory: pytest.TempPathFactory, deb: Path) -> Iterator[P
     # takes :80 on the host's network.
     (root / "etc/systemd/system/certbot.timer").symlink_to("/dev/null")
     (root / "etc/nginx/sites-enabled/default").unlink()
-    yield root
+    return root
+
+
+@pytest.fixture(scope="module", params=["bookworm"])
+def base_root(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    debian_root: Callable[[str], Path],
+    deb: Path,
+) -> Iterator[Path]:
+    """A release (Debian 12 unless a test parametrizes it) with certkeeper installed."""
+    require("debootstrap", "chroot", "systemd-nspawn", "nsenter", "pgrep", "pebble")
+    folder = tmp_path_factory.mktemp(f"nspawn-{request.param}")
+    yield installed(copy_root(debian_root(request.param), folder / "root"), deb)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -221,20 +226,23 @@ class Host:
         )
 
 
-@pytest.fixture
-def host(base_root: Path, tmp_path: Path, pebble: Pebble, http_port: int) -> Iterator[Host]:
-    root = tmp_path / "root"
-    copied = run("cp", "-a", str(base_root), str(root))
-    assert copied.returncode == 0, copied.stderr
+@contextlib.contextmanager
+def booted_host(root: Path, tmp_path: Path, pebble: Pebble, http_port: int) -> Iterator[Host]:
     smtp = SMTPServer(Catcher()).start()
     box = Container(root, f"ck-{secrets.token_hex(4)}", tmp_path / "nspawn.log")
-    world = Host(root, box, pebble, smtp, http_port, free_port())
     try:
-        yield world
+        yield Host(root, box, pebble, smtp, http_port, free_port())
     finally:
         box.stop()
         smtp.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def host(base_root: Path, tmp_path: Path, pebble: Pebble, http_port: int) -> Iterator[Host]:
+    root = copy_root(base_root, tmp_path / "root")
+    with booted_host(root, tmp_path, pebble, http_port) as world:
+        yield world
 
 
 def wait_for_run(box: Container, unit: str, timeout: float = 300) -> str:
@@ -248,6 +256,10 @@ def wait_for_run(box: Container, unit: str, timeout: float = 300) -> str:
     raise AssertionError(f"{unit} did not run within {timeout}s:\n{box.journal()}")
 
 
+BOTH = pytest.mark.parametrize("base_root", ["bookworm", "trixie"], indirect=True)
+
+
+@BOTH
 def test_shipped_unit_issues_then_renews_through_the_webroot(host: Host) -> None:
     host.setup(placeholder=True)
     box = host.box.boot()
@@ -283,10 +295,13 @@ def test_shipped_unit_issues_then_renews_through_the_webroot(host: Host) -> None
     renewed = host.disk_serial()
     assert renewed not in (None, issued, aged)
     assert host.served_serial(expect=renewed) == renewed
-    assert host.mail("Cert renewed for shop.example.test")["to"] == BOARD
+    renewal = host.mail("Cert renewed for shop.example.test")
+    assert renewal["to"] == BOARD
+    assert str(renewal["subject"]).startswith("[SUCCESS] nspawn "), renewal["subject"]
     assert not [s for s in host.subjects() if "ERROR" in s]
 
 
+@BOTH
 def test_first_timer_run_on_a_host_where_certbot_never_ran(host: Host) -> None:
     for path in NEVER_RAN:
         assert not (host.root / path).exists(), path
@@ -337,7 +352,114 @@ def test_v010_unit_fails_where_the_shipped_one_works(host: Host) -> None:
     host.start_service()
     assert box.show("certkeeper.service", "Result") == "exit-code", host.diagnose()
     assert not (host.le / "live/shop").exists()
-    error = host.mail("Cert renewal FAILED for shop.example.test")
+    error = host.mail("Cert issuance FAILED for shop.example.test")
     body = error.get_body(("plain",))
     assert body is not None
     assert "Read-only file system" in body.get_content(), body.get_content()
+
+
+@pytest.fixture
+def field_host(
+    debian_root: Callable[[str], Path],
+    old_deb: Path,
+    tmp_path: Path,
+    pebble: Pebble,
+    http_port: int,
+) -> Iterator[Host]:
+    """Debian 12 with the release in the field, 0.1.0 (its libraries bundled), installed."""
+    require("systemd-nspawn", "nsenter", "pgrep", "pebble")
+    root = installed(copy_root(debian_root("bookworm"), tmp_path / "root"), old_deb)
+    assert (root / "usr/lib/certkeeper/site").is_dir()
+    with booted_host(root, tmp_path, pebble, http_port) as world:
+        yield world
+
+
+def waiting(box: Container) -> list[str]:
+    listed = box.run("certkeeper", "notify", "outbox")
+    assert listed.returncode == 0, listed.stderr
+    return [line for line in listed.stdout.splitlines() if "Cert issued" in line]
+
+
+def upgrade(box: Container, deb: Path) -> None:
+    """As Ansible's apt module upgrades: non-interactive, edited conffiles kept."""
+    shutil.copy(deb, box.root / "root" / deb.name)
+    proc = box.run(
+        "apt-get", "install", "-y", "-qq",
+        "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold",
+        f"/root/{deb.name}",
+        timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def leave_state_and_a_waiting_notice(host: Host) -> tuple[int, str]:
+    """0.1.0 runs once with the mail relay down: the certificate is issued and its notice
+    waits in the outbox. Then the administrator fixes the relay's port in config.yaml, so
+    that conffile differs from the one 0.1.0 shipped. Returns the serial and the config."""
+    host.setup(placeholder=True)
+    config = host.root / "etc/certkeeper/config.yaml"
+    relay_up = config.read_text()
+    relay_down = yaml.safe_load(relay_up)
+    relay_down["notify"]["smtp"]["port"] = free_port()
+    config.write_text(yaml.safe_dump(relay_down, sort_keys=False))
+    box = host.box.boot()
+    assert box.systemctl("is-enabled", "certkeeper.timer").stdout.strip() == "enabled"
+    host.start_service()
+    issued = host.assert_issued_and_served()
+    assert host.subjects() == []
+    assert len(waiting(box)) == 1, box.run("certkeeper", "notify", "outbox").stdout
+    config.write_text(relay_up)
+    assert "shop" in json.loads((host.root / "var/lib/certkeeper/state.json").read_text())["certs"]
+    return issued, relay_up
+
+
+def remove_then_purge(host: Host, config_text: str) -> None:
+    box = host.box
+    remove = box.run("apt-get", "remove", "-y", "-qq", "certkeeper", timeout=300)
+    assert remove.returncode == 0, remove.stderr
+    assert not (host.root / "usr/bin/certkeeper").exists()
+    assert not (host.root / "usr/share/certkeeper").exists()
+    assert (host.root / "etc/certkeeper/config.yaml").read_text() == config_text
+    assert (host.root / "var/lib/certkeeper/state.json").exists()
+    assert box.systemctl("is-active", "certkeeper.timer").stdout.strip() == "inactive"
+
+    purge = box.run("apt-get", "purge", "-y", "-qq", "certkeeper", timeout=300)
+    assert purge.returncode == 0, purge.stderr
+    # The package's conffiles (and the .dpkg-dist the upgrade left) go; the service files
+    # the administrator wrote are theirs, as certbot's lineage is certbot's.
+    etc = host.root / "etc/certkeeper"
+    left = sorted(str(p.relative_to(etc)) for p in etc.rglob("*") if p.is_file())
+    assert left == ["services.d/shop.yaml"], left
+    assert not (host.root / "var/lib/certkeeper").exists()
+    assert not (host.root / "etc/cron.d/certkeeper").exists()
+    assert not (host.root / "etc/letsencrypt/renewal-hooks/deploy/certkeeper.sh").exists()
+    assert (host.le / "live/shop/cert.pem").exists()
+
+
+def test_upgrade_from_0_1_0_keeps_state_outbox_config_and_timer(
+    deb: Path, field_host: Host
+) -> None:
+    host = field_host
+    issued, config_text = leave_state_and_a_waiting_notice(host)
+    box = host.box
+
+    upgrade(box, deb)
+    version = box.run("certkeeper", "--version")
+    assert version.stdout.strip() == "certkeeper, version 0.2.0", version.stdout + version.stderr
+    assert not (host.root / "usr/lib/certkeeper").exists()
+    assert (host.root / "etc/certkeeper/config.yaml").read_text() == config_text
+    assert "shop" in json.loads((host.root / "var/lib/certkeeper/state.json").read_text())["certs"]
+    assert box.systemctl("is-enabled", "certkeeper.timer").stdout.strip() == "enabled"
+    assert box.systemctl("is-active", "certkeeper.timer").stdout.strip() == "active"
+    assert len(waiting(box)) == 1
+
+    # The next run delivers the waiting notice, once; the one after sends nothing again.
+    host.start_service()
+    assert box.show("certkeeper.service", "Result") == "success", host.diagnose()
+    host.start_service()
+    told = [s for s in host.subjects() if "Cert issued for shop.example.test" in s]
+    assert len(told) == 1, host.subjects()
+    assert waiting(box) == []
+    assert host.disk_serial() == issued
+
+    remove_then_purge(host, config_text)

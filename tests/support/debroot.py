@@ -1,4 +1,4 @@
-"""Debian 12 roots for the packaging tests: debootstrap, chroot, and booting one under
+"""Debian 12 and 13 roots for the packaging tests: debootstrap, chroot, and booting one under
 systemd-nspawn with a real systemd as PID 1.
 
 Used by tests/packaging (test_deb.py installs into a chroot, test_nspawn.py boots it).
@@ -54,12 +54,20 @@ def run(*argv: str, timeout: float = 600, **kw: object) -> subprocess.CompletedP
     )  # type: ignore[call-overload]
 
 
-def debootstrap(target: Path, *include: str) -> None:
+def debootstrap(target: Path, *include: str, suite: str = "bookworm") -> None:
     argv = ["debootstrap", "--variant=minbase"]
     if include:
         argv.append("--include=" + ",".join(include))
-    proc = run(*argv, "bookworm", str(target), MIRROR, timeout=900)
+    proc = run(*argv, suite, str(target), MIRROR, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def copy_root(source: Path, target: Path) -> Path:
+    """A private copy of a root one session debootstrapped once (cp -a keeps owners,
+    modes and device nodes)."""
+    copied = run("cp", "-a", str(source), str(target))
+    assert copied.returncode == 0, copied.stderr
+    return target
 
 
 def chroot(root: Path, *argv: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
