@@ -46,13 +46,13 @@ from certkeeper.x509info import CertInfo
 
 Clock = Callable[[], datetime]
 
-__all__ = ["CheckFlags", "CheckReport", "CheckResult", "Journal", "Story", "check", "run"]
+__all__ = ["CheckFlags", "CheckReport", "CheckResult", "Journal", "Story", "check", "tell"]
 
 
 # ------------------------------------------------------------------ the story
 
 
-def run(story: Story, services: tuple[Service, ...]) -> CheckReport:
+def tell(story: Story, services: tuple[Service, ...]) -> CheckReport:
     """One pass over `services`. Without a journal (a dry run, shadow mode) nothing is
     recorded or sent."""
     report = story.report
@@ -304,7 +304,7 @@ def check(cfg: Config, only: str | None, flags: CheckFlags) -> CheckResult:
         _refuse_while_held(cfg)
         state = state_mod.load(cfg.state_dir, now(), repair=False)
         _unpause(state, services, flags, only, result)
-        result.outcomes = run(Story(cfg, state, now, force=flags.force), services).outcomes
+        result.outcomes = tell(Story(cfg, state, now, force=flags.force), services).outcomes
         return result
     delay = jitter_seconds(cfg, flags.no_jitter, flags.dry_run, flags.interactive)
     if delay:
@@ -400,7 +400,7 @@ def _locked_run(
         if not cfg.shadow:
             _unpause(state, services, flags, only, result)
             story.journal = _journal(cfg, state)
-        report = run(story, services)
+        report = tell(story, services)
         # Rehearsals run in shadow too (they are the cutover's readiness check), where
         # their cards are logged, not sent; never for a lineage certbot just ran for.
         cards: list[Event] = []

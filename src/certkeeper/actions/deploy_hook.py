@@ -70,7 +70,7 @@ def lineage_name(cfg: Config, renewed_lineage: str | None) -> str:
     return name
 
 
-def run(cfg: Config, renewed_lineage: str | None, at: datetime) -> HookResult:
+def deploy_renewal(cfg: Config, renewed_lineage: str | None, at: datetime) -> HookResult:
     """Deploy and verify the lineage certbot renewed; the event to tell, if any."""
     cert_name = lineage_name(cfg, renewed_lineage)
     if os.environ.get(certbot.PARENT_ENV):
@@ -148,7 +148,7 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> HookResult:
     require_private_state(cfg)
     if os.environ.get(certbot.PARENT_ENV):
         # The check run that started certbot holds the lock and does the deploy itself.
-        outcome = run(cfg, renewed_lineage, now())
+        outcome = deploy_renewal(cfg, renewed_lineage, now())
         log.info("deploy_hook.skipped", message=outcome.message)
         # check tells this story itself, so the hook says what it saw and succeeds.
         return HookResult(outcome.message)
@@ -158,7 +158,7 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> HookResult:
         if told is not None:
             log.info("deploy_hook.already_told", message=told)
             return HookResult(told)
-        outcome = run(cfg, renewed_lineage, now())
+        outcome = deploy_renewal(cfg, renewed_lineage, now())
         log.info("deploy_hook", message=outcome.message)
         if outcome.event is None:
             return outcome

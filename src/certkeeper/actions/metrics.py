@@ -13,10 +13,10 @@ from certkeeper.config import Config
 from certkeeper.exposition import write
 from certkeeper.samples import gather
 
-__all__ = ["run", "write"]
+__all__ = ["metrics", "write"]
 
 
-def run(cfg: Config, now: datetime) -> str:
+def metrics(cfg: Config, now: datetime) -> str:
     """`certkeeper metrics`: read-only, so a corrupt state file is left where it is."""
     from certkeeper import state as state_mod
 

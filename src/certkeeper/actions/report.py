@@ -460,6 +460,6 @@ def utc_now() -> datetime:
     return clock()
 
 
-def run(sources: list[str], stdin: IO[str], max_age: timedelta, now: datetime) -> Fleet:
+def report(sources: list[str], stdin: IO[str], max_age: timedelta, now: datetime) -> Fleet:
     hosts, errors = read(sources, stdin)
     return merge(hosts, errors, now, max_age)

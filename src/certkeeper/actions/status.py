@@ -34,7 +34,7 @@ class StatusResult(Record):
     mode: str = "active"
 
 
-def run(cfg: Config, only: str | None, now: datetime) -> StatusResult:
+def status(cfg: Config, only: str | None, now: datetime) -> StatusResult:
     from certkeeper import state as state_mod
     from certkeeper.notify.outbox import count, quarantined
     from certkeeper.survey import probe_view, survey

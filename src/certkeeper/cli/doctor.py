@@ -95,7 +95,7 @@ def doctor(
         config_arg=run.config_arg,
         nameserver=server,
     )
-    results = doctor_action.run(cfg, services, opts)
+    results = doctor_action.doctor(cfg, services, opts)
     _said(results, as_json)
     return doctor_action.exit_code(results)
 

@@ -28,7 +28,7 @@ def metrics(run: Run, output: Path | None) -> int:
     that use each certificate's lifetime: examples/prometheus/certkeeper.rules.yml.
     Exit: 0 written, 1 FILE could not be written, 2 usage or configuration error.
     """
-    text = metrics_action.run(run.config(), now())
+    text = metrics_action.metrics(run.config(), now())
     if output is None:
         say(text, nl=False)
         return 0

@@ -41,7 +41,7 @@ def report(_run: Run, files: tuple[str, ...], max_age: str, as_json: bool) -> in
         age = report_action.parse_age(max_age)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-age") from None
-    fleet = report_action.run(list(files), sys.stdin, age, now())
+    fleet = report_action.report(list(files), sys.stdin, age, now())
     # Other hosts' answers are input like any other: escaped on the way to the terminal.
     for line in fleet.errors:
         say_line(f"certkeeper report: {line}", err=True)

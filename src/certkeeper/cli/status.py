@@ -47,7 +47,7 @@ def status(run: Run, as_json: bool, only: str | None, wide: bool) -> int:
     # tlsctx.py) is built on the other core while the config is parsed, not after it.
     preload_trust_store()
     cfg = run.config()
-    result = status_action.run(cfg, only, now())
+    result = status_action.status(cfg, only, now())
     for line in result.warnings:
         say_line(f"warning: {line}", err=True)
     if as_json:

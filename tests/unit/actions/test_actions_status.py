@@ -49,7 +49,7 @@ def states(result: status.StatusResult) -> dict[str, str]:
 
 def test_status_is_a_value_of_rows_exit_code_and_warnings(world: Path) -> None:
     now = datetime.now(UTC)
-    result = status.run(config.load(world), None, now)
+    result = status.status(config.load(world), None, now)
     assert states(result) == {
         "ok.example.com": "OK",
         "www.ok.example.com": "OK",
@@ -67,12 +67,12 @@ def test_status_is_a_value_of_rows_exit_code_and_warnings(world: Path) -> None:
 
 def test_only_limits_the_rows_and_an_unknown_name_is_a_config_error(world: Path) -> None:
     cfg = config.load(world)
-    result = status.run(cfg, "ok", datetime.now(UTC))
+    result = status.status(cfg, "ok", datetime.now(UTC))
     assert set(states(result)) == {"ok.example.com", "www.ok.example.com"}
     assert result.exit_code == 0
     assert result.warnings == []
     with pytest.raises(ConfigError) as caught:
-        status.run(cfg, "nosuch", datetime.now(UTC))
+        status.status(cfg, "nosuch", datetime.now(UTC))
     assert "nosuch" in str(caught.value)
 
 
@@ -80,7 +80,7 @@ def test_the_default_renewal_days_gives_way_silently(world: Path) -> None:
     """A service that does not set certbot_renewal_days gets the lifetime rule, no warning."""
     short = service("short", "short.example.com", renewal_days=None)
     write_config(world.parent, {"short": short}, probe={"port": config.load(world).probe.port})
-    result = status.run(config.load(world), "short", datetime.now(UTC))
+    result = status.status(config.load(world), "short", datetime.now(UTC))
     assert result.warnings == []
 
 
@@ -94,5 +94,5 @@ def test_waiting_and_quarantined_notices_are_counted(world: Path) -> None:
     folder.mkdir(mode=0o700)
     (folder / "junk.eml").write_bytes(b"\x00")
     (folder / "junk.eml.why").write_text("not a notice\n")
-    result = status.run(cfg, "ok", datetime.now(UTC))
+    result = status.status(cfg, "ok", datetime.now(UTC))
     assert (result.outbox_waiting, result.quarantined) == (1, 1)

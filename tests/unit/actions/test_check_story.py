@@ -67,7 +67,7 @@ class World:
     def run(self, *, dry_run: bool = False, force: bool = False) -> check.CheckReport:
         journal = None if dry_run else self.journal()
         story = check.Story(self.cfg, self.state, _now, journal, self.serves_disk, force)
-        return check.run(story, self.cfg.services)
+        return check.tell(story, self.cfg.services)
 
 
 def test_dry_run_says_it_would_issue_and_touches_nothing(tmp_path: Path) -> None:
@@ -164,7 +164,7 @@ def test_a_told_story_is_not_told_twice(tmp_path: Path, told: bool) -> None:
     journal = world.journal()
     journal.told = lambda nonce: told
     story = check.Story(world.cfg, world.state, _now, journal, world.serves_disk)
-    report = check.run(story, world.cfg.services)
+    report = check.tell(story, world.cfg.services)
     # Told: only the bookkeeping was lost. Not told: the story is finished and told now.
     assert (report.outcomes == []) is told
     assert len(world.spooled) == (1 if told else 2)

@@ -26,7 +26,7 @@ from certkeeper.actions.doctor.base import (
     parse_resolve,
 )
 from certkeeper.actions.doctor.render import as_json, exit_code, text
-from certkeeper.actions.doctor.runner import Job, config_failed, jobs, run, run_jobs
+from certkeeper.actions.doctor.runner import Job, config_failed, doctor, jobs, run_jobs
 
 __all__ = [
     "Job",
@@ -35,12 +35,12 @@ __all__ = [
     "as_json",
     "clean",
     "config_failed",
+    "doctor",
     "exit_code",
     "jobs",
     "needs_root",
     "one_line",
     "parse_resolve",
-    "run",
     "run_jobs",
     "text",
 ]

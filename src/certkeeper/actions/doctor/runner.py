@@ -164,7 +164,7 @@ def run_jobs(work: list[Job], budget: float) -> list[Result]:
     return results
 
 
-def run(cfg: Config, services: tuple[Service, ...], opts: Options) -> list[Result]:
+def doctor(cfg: Config, services: tuple[Service, ...], opts: Options) -> list[Result]:
     jar = TokenJar()
     config_ok = Result(
         "config",
