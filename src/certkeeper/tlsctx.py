@@ -1,7 +1,8 @@
-"""The probe's two SSL contexts, each built once per run, and the CA store's preload.
+"""The probe's two SSL contexts, each built once per run, the CA store's preload, and the
+plain verifying context of the clients nobody waits on (SMTP, ARI, the webhook).
 
-The system's roots are read from the hashed directory, one issuer at a time, wherever
-that gives OpenSSL's own verdict (`_lazy_roots`): the verifying context then costs ~1 ms.
+For the probe, the system's roots are read from the hashed directory, one issuer at a time,
+wherever that gives OpenSSL's own verdict (`_lazy_roots`): its context then costs ~1 ms.
 Where a whole bundle must be parsed instead (SSL_CERT_FILE names one, or the system has
 no hashed directory: ~20-30 ms), `status` starts that before it imports the probe and
 the rest of its modules; hence this module, apart from probe.py.
@@ -126,25 +127,28 @@ def _lazy_roots() -> str | None:
 
 
 def verifying_context(cafile: str | None = None) -> ssl.SSLContext:
-    """A context that verifies chains (and host names) against `cafile`, or else against
-    the system's roots, read lazily where that gives the same verdict (`_lazy_roots`).
-    Raises OSError or ssl.SSLError for a `cafile` it cannot use."""
+    """For SMTP, ARI and the webhook, where nobody waits on the trust store: OpenSSL's own
+    defaults, or `cafile`. Raises OSError or ssl.SSLError for a `cafile` it cannot use."""
     import ssl
 
-    if cafile is not None:
-        return ssl.create_default_context(cafile=cafile)
-    capath = _lazy_roots()
-    if capath is not None:
-        try:
-            return ssl.create_default_context(capath=capath)
-        except (OSError, ssl.SSLError):
-            pass  # OpenSSL's own defaults below, as if the directory were not there
-    return ssl.create_default_context()
+    return ssl.create_default_context(cafile=cafile)
 
 
 def _build_trusting() -> ssl.SSLContext:
-    # Chain trust only: name coverage is judged separately from the SANs.
-    ctx = verifying_context()
+    """status's probe, where on-call waits: the system's roots read lazily where that gives
+    the bundle's verdict (`_lazy_roots`; tests/integration/test_trust_store.py holds the
+    two equal), else OpenSSL's defaults. Chain trust only: name coverage is judged
+    separately from the SANs."""
+    import ssl
+
+    ctx: ssl.SSLContext | None = None
+    capath = _lazy_roots()
+    if capath is not None:
+        try:
+            ctx = ssl.create_default_context(capath=capath)
+        except (OSError, ssl.SSLError):
+            ctx = None  # OpenSSL's own defaults below, as if the directory were not there
+    ctx = ctx or ssl.create_default_context()
     ctx.check_hostname = False
     return ctx
 
