@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from certkeeper import names
+from certkeeper import names, terminal
 from certkeeper.policy.caa import Record, decide
 
 if TYPE_CHECKING:
@@ -45,10 +45,13 @@ def _candidates(name: str) -> list[str]:
 
 
 def _records(answer: dns.resolver.Answer) -> tuple[Record, ...]:
+    """The first MAX_RECORDS records, tag and value cut and escaped: the DNS is anyone's,
+    and what it says is quoted in the ERROR card and on the terminal (no issuer name has
+    a control character, so an escaped one still names no CA)."""
     found = []
     for rdata in list(answer)[:MAX_RECORDS]:
-        tag = rdata.tag.decode("ascii", "replace").lower()[:MAX_VALUE]
-        value = rdata.value.decode("utf-8", "replace")[:MAX_VALUE]
+        tag = terminal.line(rdata.tag.decode("ascii", "replace").lower())[:MAX_VALUE]
+        value = terminal.line(rdata.value.decode("utf-8", "replace"))[:MAX_VALUE]
         found.append(Record(int(rdata.flags), tag, value))
     return tuple(found)
 
