@@ -52,7 +52,7 @@ def test_install_run_upgrade_remove_purge(deb: Path, root: Path) -> None:
         assert chroot(root, "dpkg-query", "-W", lib).returncode == 0, lib
     assert not (root / "usr/lib/certkeeper").exists()
     # postinst byte-compiled the modules for this release's python3.
-    assert list((root / "usr/share/certkeeper/certkeeper/__pycache__").glob("cli.*.pyc"))
+    assert list((root / "usr/share/certkeeper/certkeeper/cli/__pycache__").glob("__init__.*.pyc"))
 
     version = chroot(root, "certkeeper", "--version")
     assert version.returncode == 0, version.stderr

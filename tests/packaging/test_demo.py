@@ -85,7 +85,7 @@ def test_demo_runs_end_to_end_and_cleans_up() -> None:
     # ... and doctor, run as the card says, finds the broken challenge path.
     assert "$ certkeeper doctor api --resolve api.demo.test:127.0.0.1    # exit 1" in fourth
     doctor_out = fourth.split("$ certkeeper doctor api", 1)[1]
-    assert re.search(r"HTTP-01 path \[api\].*404", doctor_out), doctor_out
+    assert re.search(r"HTTP-01 path \[api\].*?404", doctor_out, re.S), doctor_out  # it wraps
 
     # 5. SMTP down: the notice waits in the outbox, then flush delivers it.
     fifth = section(out, "5. ")
