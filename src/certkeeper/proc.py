@@ -16,6 +16,7 @@ import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,20 @@ OUTPUT_TAIL_BYTES = 256 * 1024
 OUTPUT_LINE_CHARS = 1000
 
 MASK = "********"
+
+# The commands run() is waiting for right now, in any thread (doctor runs its checks side
+# by side). Another run's orphan-reaping and tree-killing must never touch one of them: a
+# command reaped by someone else reads as exit 0 to its own Popen (ChildProcessError), so a
+# failing `nginx -t` would pass.
+_RUNNING: set[int] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _others(command: int) -> set[int]:
+    with _RUNNING_LOCK:
+        return _RUNNING - {command}
+
+
 # A flag whose name contains one of these carries a secret in its value...
 _SECRET_WORDS = ("key", "secret", "password", "passwd", "passphrase", "token", "hmac")
 # ...except these certbot flags, whose values (a type, a size, a path) or absence of
@@ -175,16 +190,24 @@ def run(
     reaper.adopt_if_wanted()
     before = _children(os.getpid())
     try:
-        child = _spawn(args, env)
+        # Registered as it starts, under the lock every reaper takes: no other thread's
+        # reaping can see it before it is known to be someone's command.
+        with _RUNNING_LOCK:
+            child = _spawn(args, env)
+            _RUNNING.add(child.pid)
     except OSError as exc:
         reason = redact(str(exc.strerror or exc), args)
         log.error("run.failed", argv=list(shown), error=reason)
         return Result(shown, 127, "", f"cannot run {shown[0]}: {reason}", False, 0.0, timeout)
-    out, err = _Tail(OUTPUT_TAIL_BYTES), _Tail(OUTPUT_TAIL_BYTES)
-    timed_out = _wait(child, out, err, started + timeout)
-    if timed_out:
-        _kill_tree(child, before)
-    _reap_orphans(before, child.pid)
+    try:
+        out, err = _Tail(OUTPUT_TAIL_BYTES), _Tail(OUTPUT_TAIL_BYTES)
+        timed_out = _wait(child, out, err, started + timeout)
+        if timed_out:
+            _kill_tree(child, before)
+        _reap_orphans(before, child.pid)
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(child.pid)
     seconds = time.monotonic() - started
     result = Result(
         shown,
@@ -302,7 +325,10 @@ def _tree(root: int, before: set[int]) -> set[int]:
     re-parented to us during the run (we are their subreaper) and their descendants."""
     table = _proc_table()
     me = os.getpid()
-    roots = {root} | {p for p, (ppid, _) in table.items() if ppid == me and p not in before}
+    others = _others(root)
+    roots = {root} | {
+        p for p, (ppid, _) in table.items() if ppid == me and p not in before and p not in others
+    }
     kids: dict[int, list[int]] = {}
     for pid, (ppid, _) in table.items():
         kids.setdefault(ppid, []).append(pid)
@@ -362,7 +388,8 @@ def _reap_orphans(before: set[int], command: int) -> None:
 
     Only processes that became our children during the run, never one we had before
     (a library caller's own children are none of our business), and never the command
-    itself: Popen reaps it and needs its exit status."""
-    for pid in _children(os.getpid()) - before - {command}:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
+    itself, nor another thread's command: each Popen reaps its own and needs its status."""
+    with _RUNNING_LOCK:
+        for pid in _children(os.getpid()) - before - {command} - _RUNNING:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)

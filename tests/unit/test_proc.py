@@ -277,3 +277,29 @@ def test_no_module_runs_a_command_except_through_proc() -> None:
                 offenders.append(f"{path.relative_to(SRC)}: os.{node.attr}")
     assert offenders == []
     assert os.path.basename(proc.__file__) == "proc.py"
+
+
+def test_commands_run_side_by_side_keep_their_own_exit_codes() -> None:
+    """doctor runs its checks in threads, each through proc.run: one run's reaping of its
+    orphans must never collect another thread's command, whose Popen would then read exit 0
+    (a failing `nginx -t` reported as passed)."""
+    import threading
+
+    failures: list[int] = []
+
+    def failing() -> None:
+        for _ in range(25):
+            result = proc.run(["sh", "-c", "exit 3"], timeout=10)
+            if result.returncode != 3:
+                failures.append(result.returncode)
+
+    def busy() -> None:
+        for _ in range(25):
+            proc.run(["true"], timeout=10)
+
+    threads = [threading.Thread(target=f) for f in (failing, busy) * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == [], f"{len(failures)} of 100 failing commands read another exit code"
