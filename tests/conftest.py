@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from support.ari import AriServer
 from support.host import SHOP, Host, world
 from support.peers import Nginx, Pebble, world_readable_dir
 from support.smtp import free_port
@@ -56,6 +57,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             # bench-run/. Different modules run side by side.
             module = Path(str(item.fspath)).stem
             item.add_marker(pytest.mark.xdist_group(f"packaging-{SHARED.get(module, module)}"))
+
+
+@pytest.fixture
+def ari_server(tmp_path: Path) -> Iterator[AriServer]:
+    """A CA directory with renewalInfo on loopback (Debian's pebble has no ARI)."""
+    server = AriServer(tmp_path).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

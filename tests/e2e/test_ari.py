@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,13 +17,6 @@ from support.ari import Answer, AriServer, expected_cert_id, point_renewal_conf
 from support.host import SHOP, Host, dump, issue
 
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
-
-
-@pytest.fixture
-def ari_server(tmp_path: Path) -> Iterator[AriServer]:
-    server = AriServer(tmp_path).start()
-    yield server
-    server.stop()
 
 
 def with_ari(host: Host, server: AriServer) -> str:

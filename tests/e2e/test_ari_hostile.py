@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,13 +21,6 @@ from support.host import SHOP, Host, dump, issue, make_due
 
 BLOG = ("blog.example.test",)
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
-
-
-@pytest.fixture
-def ari_server(tmp_path: Path) -> Iterator[AriServer]:
-    server = AriServer(tmp_path).start()
-    yield server
-    server.stop()
 
 
 def _window(start: str, end: str) -> bytes:

@@ -6,11 +6,8 @@ certbot and nginx, and the test's own ARI server on loopback."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from support.ari import Answer, AriServer, expected_cert_id, point_renewal_conf
 from support.fleet import Metrics
@@ -19,13 +16,6 @@ from support.host import SHOP, Host, dump, issue
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
 NEXT = "certkeeper_cert_next_renewal_timestamp_seconds"
 DUE = "certkeeper_cert_renewal_due"
-
-
-@pytest.fixture
-def ari_server(tmp_path: Path) -> Iterator[AriServer]:
-    server = AriServer(tmp_path).start()
-    yield server
-    server.stop()
 
 
 def seconds(text: object) -> float:
