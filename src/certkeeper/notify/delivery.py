@@ -8,7 +8,9 @@ wait out the same deadline while the host lock is held. They stay for the next r
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -96,9 +98,6 @@ def _settle(
 
 def _settle_legacy_sent(cfg: Config, state: State, now: datetime) -> None:
     """Record the e-mails an earlier release saw accepted but died before recording."""
-    import contextlib
-    import os
-
     accepted = outbox.legacy_sent(cfg.state_dir)
     if not accepted:
         return

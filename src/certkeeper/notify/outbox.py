@@ -138,8 +138,10 @@ def record(path: Path, notice: Notice) -> None:
 
 
 def remove(path: Path, notice: Notice) -> None:
-    """Remove a notice every channel has, with its markers."""
-    for item in (path, *(_marker(path, channel) for channel in notice.channels)):
+    """Remove a notice every channel has, its markers first: a kill in between then leaves
+    the notice, whose id state already holds (the next run drops it), never a marker
+    without its notice, which nothing would ever remove."""
+    for item in (*(_marker(path, channel) for channel in notice.channels), path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(item)
 
