@@ -25,17 +25,23 @@ _RATE_LIMITED = re.compile(
     r"rateLimited|too many (certificates|failed authori[sz]ations|new orders|registrations)",
     re.IGNORECASE,
 )
+# certbot's last words on a failure of this host: "OSError: [Errno 28] No space left ...".
+_HOST_ERROR = re.compile(r"\[Errno \d+\] .+")
 CAUSE_LIMIT = 200
 
 
 def failure_cause(output: str) -> str:
-    """The CA's reason in certbot's output ("Detail: ...: 404", "DNS problem: NXDOMAIN",
-    a rate limit), for the one line a terminal shows; "" when it gave none."""
+    """The reason in certbot's output, for the one line a terminal shows: the CA's
+    ("Detail: ...: 404", "DNS problem: NXDOMAIN", a rate limit), else this host's own
+    error ("[Errno 28] No space left on device: ..."); "" when it gave none."""
     lines = [line.strip() for line in output.splitlines()]
     found = next((line[7:].strip() for line in lines if line.startswith("Detail:")), "")
     if not found:
         limited = next((line for line in lines if _RATE_LIMITED.search(line)), "")
         found = f"rate limit: {limited}" if limited else ""
+    if not found:
+        host = [match.group(0) for line in lines if (match := _HOST_ERROR.search(line))]
+        found = host[-1] if host else ""
     return found if len(found) <= CAUSE_LIMIT else found[: CAUSE_LIMIT - 3] + "..."
 
 

@@ -148,7 +148,18 @@ class Result:
             return f"{self.argv[0]} did not finish within {self.timeout:g}s and was killed"
         if self.returncode == 127 and not self.stdout:
             return self.stderr.strip()
-        return f"{self.argv[0]} exited with code {self.returncode}"
+        return f"{self.argv[0]} {self.ending()}"
+
+    def ending(self) -> str:
+        """How the command ended, in words: a crash names its signal, not a negative code."""
+        if self.returncode < 0:
+            number = -self.returncode
+            try:
+                name = signal.Signals(number).name
+            except ValueError:
+                return f"was killed by signal {number}"
+            return f"was killed by signal {number} ({name})"
+        return f"exited with code {self.returncode}"
 
 
 class _Tail:

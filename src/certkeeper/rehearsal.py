@@ -131,9 +131,7 @@ def _reason(result: proc.Result, output: str) -> str:
     if cause:
         return cause
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return f"certbot exited with code {result.returncode}" + (
-        f": {lines[-1][:200]}" if lines else ""
-    )
+    return f"certbot {result.ending()}" + (f": {lines[-1][:200]}" if lines else "")
 
 
 def _tell(event: RehearsalFailed, send: Send | None) -> str | None:

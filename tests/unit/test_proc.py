@@ -143,6 +143,13 @@ def test_describe_names_the_exit_code() -> None:
     assert result.describe() == f"{PY} exited with code 3"
 
 
+def test_describe_names_the_signal_of_a_crash() -> None:
+    result = proc.run(
+        [PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"], timeout=10
+    )
+    assert result.describe() == f"{PY} was killed by signal 11 (SIGSEGV)"
+
+
 # ---------------------------------------------------------------------- secrets
 
 _ECHO = "import sys\nprint(' '.join(sys.argv[1:]))\nprint('stderr:', sys.argv[2], file=sys.stderr)"

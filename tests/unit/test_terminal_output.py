@@ -56,4 +56,11 @@ def test_the_cas_reason_is_picked_out_of_certbots_output() -> None:
         "rate limit: Error creating new order :: too many certificates (5)"
     )
     assert render.failure_cause("certbot exited with code 1\n") == ""
+    full = (
+        "An unexpected error occurred:\n"
+        "OSError: [Errno 28] No space left on device: '/etc/letsencrypt/archive/shop/cert2.pem'\n"
+    )
+    assert render.failure_cause(full) == (
+        "[Errno 28] No space left on device: '/etc/letsencrypt/archive/shop/cert2.pem'"
+    )
     assert len(render.failure_cause("Detail: " + "x" * 5000)) == render.CAUSE_LIMIT
