@@ -10,10 +10,7 @@ into AriError so that it can only ever be logged, never block the team's rule.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +25,7 @@ if TYPE_CHECKING:
     import random
 
     from certkeeper.config import AriSettings
+    from certkeeper.deadline import Deadline
     from certkeeper.x509info import CertInfo
 
 # Directory and renewalInfo documents are a few hundred bytes; anything near this is hostile.
@@ -111,29 +109,13 @@ def _context(ca_file: Path | None) -> Any:
     return ctx
 
 
-def _watch(conn: http.client.HTTPSConnection, deadline: float, done: threading.Event) -> None:
-    """At the deadline, shut the connection's socket: whatever phase the exchange is in
-    (TLS, the status line, a header dripped a byte a second, the body), its read ends."""
-    import socket
-
-    if done.wait(max(0.0, deadline - time.monotonic())):
-        return
-    while not done.is_set():
-        sock = conn.sock
-        if sock is not None:
-            # The plain socket's shutdown: SSLSocket's own drops its TLS state under the
-            # reading thread's feet.
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            return
-        done.wait(0.05)  # still connecting: that step has its own timeout
-
-
-def _get(url: str, ctx: Any, deadline: float) -> tuple[bytes, http.client.HTTPResponse]:
+def _get(url: str, ctx: Any, deadline: Deadline) -> tuple[bytes, http.client.HTTPResponse]:
     """GET an https URL, the whole exchange within the deadline; the body is capped."""
     import http.client
     import ssl
     from urllib.parse import urlsplit
+
+    from certkeeper.deadline import Connection
 
     try:
         parts = urlsplit(url)
@@ -142,30 +124,30 @@ def _get(url: str, ctx: Any, deadline: float) -> tuple[bytes, http.client.HTTPRe
         raise AriError(f"not a usable URL: {url[:200]!r}") from None
     if parts.scheme != "https" or not host:
         raise AriError(f"not an https URL: {url[:200]!r}")
-    left = deadline - time.monotonic()
-    if left <= 0:
+    if deadline.fired:
         raise AriError("timed out")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    conn = http.client.HTTPSConnection(host, port, timeout=left, context=ctx)
-    done = threading.Event()
-    threading.Thread(target=_watch, args=(conn, deadline, done), daemon=True).start()
+    conn = Connection(host, port or 443, deadline, ctx)
     try:
         conn.request("GET", path, headers={"User-Agent": "certkeeper", "Accept": "*/*"})
+        conn.left()
         resp = conn.getresponse()
+        conn.left()
         body = _read_capped(resp, url)
+        if deadline.fired:
+            raise TimeoutError  # a body cut short by the watchdog reads as a whole one
         if resp.status != 200:
             raise AriError(f"{url}: HTTP {resp.status} {resp.reason}")
         return body, resp
     except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
-        if time.monotonic() >= deadline:
+        if deadline.fired or isinstance(exc, TimeoutError):
             raise AriError(f"{url[:200]}: timed out") from None
         # ValueError covers what a hostile URL does to the client (bad IDNA host, control
         # characters in the path); none of it may escape as a traceback.
         raise AriError(f"{url[:200]}: {str(exc)[:200] or type(exc).__name__}") from None
     finally:
-        done.set()
         conn.close()
 
 
@@ -256,16 +238,21 @@ def fetch(
 
     `timeout` bounds the whole exchange (both requests), not each socket operation.
     """
-    deadline = time.monotonic() + timeout
+    from certkeeper.deadline import Deadline
+
     ctx = _context(ca_file)
-    body, _ = _get(directory_url, ctx, deadline)
-    endpoint = _json(body, directory_url).get("renewalInfo")
-    if endpoint is None:
-        return None
-    if not isinstance(endpoint, str):
-        raise AriError(f"{directory_url}: renewalInfo is not a URL")
-    url = endpoint.rstrip("/") + "/" + ident
-    body, resp = _get(url, ctx, deadline)
+    deadline = Deadline(timeout)
+    try:
+        body, _ = _get(directory_url, ctx, deadline)
+        endpoint = _json(body, directory_url).get("renewalInfo")
+        if endpoint is None:
+            return None
+        if not isinstance(endpoint, str):
+            raise AriError(f"{directory_url}: renewalInfo is not a URL")
+        url = endpoint.rstrip("/") + "/" + ident
+        body, resp = _get(url, ctx, deadline)
+    finally:
+        deadline.close()
     return parse_renewal_info(body, url, resp.getheader("Retry-After"), now)
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import stat
+import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -23,6 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from certkeeper.notify import outbox
+from support.drip import DripServer
 from support.host import SHOP, Host, dump, issue
 from support.peers import Nginx
 from support.smtp import free_port
@@ -341,6 +343,26 @@ def test_a_hanging_check_times_out_and_the_others_still_report(healthy: Host) ->
     assert proc.returncode == 1
     assert failed(doc) == {"nginx"}, json.dumps(doc, indent=1)
     assert by_check(doc, "nginx")["finding"].startswith("timed out")
+
+
+def test_a_peer_that_drips_its_headers_is_cut_off_by_the_fetchs_own_deadline(
+    healthy: Host, tmp_path: Path
+) -> None:
+    """doctor's HTTP-01 fetch has one deadline for the whole exchange (5 s), not one per
+    read: a server answering a byte a second is cut off there, well inside --timeout."""
+    drip = DripServer(tmp_path, tls=False).start()
+    try:
+        healthy.extra_config = {"probe": {"http_port": drip.port}}
+        healthy.write()
+        started = time.monotonic()
+        _, doc = doctor(healthy, "--timeout", "60")
+        took = time.monotonic() - started
+    finally:
+        drip.stop()
+    assert drip.connections >= 1
+    assert "http01" in failed(doc), json.dumps(doc, indent=1)
+    assert "no answer within 5s" in by_check(doc, "http01")["finding"], json.dumps(doc, indent=1)
+    assert took < 30, f"doctor took {took:.0f} s"
 
 
 def test_doctor_service_limits_it_to_one_service(healthy: Host) -> None:

@@ -1,5 +1,6 @@
-"""An HTTPS server on loopback that answers one byte a second: the status line and the
-headers never finish within any sane deadline. A slow-loris peer for every client."""
+"""An HTTPS (or, with tls=False, plain HTTP) server on loopback that answers one byte a
+second: the status line and the headers never finish within any sane deadline. A
+slow-loris peer for every client."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ ANSWER = b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-Drip-%d: %d\r\n" % (i, i) for i i
 
 
 class DripServer:
-    def __init__(self, folder: Path, seconds_per_byte: float = 1.0) -> None:
+    def __init__(self, folder: Path, seconds_per_byte: float = 1.0, tls: bool = True) -> None:
+        self.tls = tls
         self.ca = trustme.CA()
         self.ca_file = folder / "drip-ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
@@ -54,7 +56,7 @@ class DripServer:
     def _drip(self, raw: socket.socket) -> None:
         with contextlib.suppress(OSError), raw:
             raw.settimeout(10)
-            conn = self.ctx.wrap_socket(raw, server_side=True)
+            conn = self.ctx.wrap_socket(raw, server_side=True) if self.tls else raw
             conn.recv(65536)  # the request
             for byte in ANSWER:
                 if self.stopping.is_set():

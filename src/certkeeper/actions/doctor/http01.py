@@ -21,6 +21,7 @@ from certkeeper.actions.doctor.base import (
 )
 from certkeeper.actions.doctor.tokens import TokenJar, UnsafeWebroot
 from certkeeper.config import Config, Lineage
+from certkeeper.deadline import Connection, Deadline
 
 HTTP_TIMEOUT_SECONDS = 5.0
 MAX_BODY_BYTES = 4096
@@ -64,20 +65,30 @@ def is_this_host(address: str) -> bool:
 
 
 def fetch(address: str, port: int, host: str, path: str) -> tuple[int | None, bytes, str]:
-    """GET path from address:port with the Host header set; (status, body, error)."""
-    conn = http.client.HTTPConnection(address, port, timeout=HTTP_TIMEOUT_SECONDS)
+    """GET path from address:port with the Host header set; (status, body, error). The
+    whole exchange, a dripped status line and headers included, ends by one deadline."""
+    deadline = Deadline(HTTP_TIMEOUT_SECONDS)
+    conn = Connection(address, port, deadline)
     try:
         conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
         conn.putheader("Host", host)
         conn.putheader("User-Agent", "certkeeper-doctor")
         conn.putheader("Connection", "close")
         conn.endheaders()
+        conn.left()
         response = conn.getresponse()
-        return response.status, response.read(MAX_BODY_BYTES), ""
+        conn.left()
+        body = response.read(MAX_BODY_BYTES)
+        if deadline.fired:
+            raise TimeoutError  # a reply cut short by the watchdog reads as a whole one
+        return response.status, body, ""
     except (OSError, http.client.HTTPException) as exc:
+        if deadline.fired or isinstance(exc, TimeoutError):
+            return None, b"", f"no answer within {HTTP_TIMEOUT_SECONDS:g}s"
         return None, b"", str(exc) or type(exc).__name__
     finally:
         conn.close()
+        deadline.close()
 
 
 def check_dns(cfg: Config, lin: Lineage, opts: Options) -> Result:

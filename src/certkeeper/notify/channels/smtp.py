@@ -14,9 +14,9 @@ import ssl
 from collections.abc import Callable
 
 from certkeeper.config import Config, NotifySettings, SmtpSettings
+from certkeeper.deadline import Deadline
 from certkeeper.inputs import InputFileError, read_regular
 from certkeeper.notify.channels import Outcome
-from certkeeper.notify.deadline import Deadline
 from certkeeper.notify.notice import Notice
 from certkeeper.tlsctx import verifying_context
 

@@ -16,7 +16,6 @@ import base64
 import http.client
 import json
 import re
-import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,10 +25,10 @@ from urllib.parse import unquote, urlsplit
 from certkeeper import __version__
 from certkeeper.config import Config, NotifySettings
 from certkeeper.config.model import WebhookSettings
+from certkeeper.deadline import Connection, Deadline
 from certkeeper.inputs import InputFileError, read_regular
 from certkeeper.names import has_control_chars
 from certkeeper.notify.channels import Outcome
-from certkeeper.notify.deadline import Deadline
 from certkeeper.notify.notice import Notice
 from certkeeper.tlsctx import verifying_context
 
@@ -154,28 +153,6 @@ def payload(notice: Notice) -> bytes:
     return json.dumps(doc, ensure_ascii=False).encode()
 
 
-class _Connection(http.client.HTTPConnection):
-    """An HTTP(S) connection whose TCP socket the deadline watches from the start."""
-
-    def __init__(self, where: Target, deadline: Deadline) -> None:
-        super().__init__(where.host, where.port, timeout=deadline.seconds)
-        self.where = where
-        self.deadline = deadline
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.deadline.remaining())
-        self.deadline.watch(sock)
-        if self.where.tls:
-            sock.settimeout(self.deadline.remaining())
-            sock = verifying_context().wrap_socket(sock, server_hostname=self.host)
-        self.sock = sock
-
-    def left(self) -> None:
-        """Each blocking step gets the time that is left as its own timeout."""
-        if self.sock is not None:
-            self.sock.settimeout(self.deadline.remaining())
-
-
 def deliver(cfg: Config, notice: Notice, on_accepted: Callable[[], None] | None = None) -> Outcome:
     """One POST of the notice. Never raises; a 2xx before the deadline is delivered."""
     if cfg.notify.webhook.held:
@@ -195,7 +172,7 @@ def post(
 ) -> Outcome:
     out = Outcome(ok=False, transcript=[f"webhook: POST {where.shown}"])
     deadline = Deadline(seconds)
-    conn = _Connection(where, deadline)
+    conn = Connection(where.host, where.port, deadline, verifying_context() if where.tls else None)
     try:
         status, reason, reply = _exchange(conn, where, body)
         if deadline.fired:
@@ -217,7 +194,7 @@ def post(
     return out
 
 
-def _exchange(conn: _Connection, where: Target, body: bytes) -> tuple[int, str, str]:
+def _exchange(conn: Connection, where: Target, body: bytes) -> tuple[int, str, str]:
     headers = {
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": f"certkeeper/{__version__}",
@@ -254,7 +231,7 @@ def reach(cfg: Config) -> str | None:
     except BadWebhook as exc:
         return str(exc)
     deadline = Deadline(min(cfg.notify.webhook.timeout_seconds, 10.0))
-    conn = _Connection(where, deadline)
+    conn = Connection(where.host, where.port, deadline, verifying_context() if where.tls else None)
     try:
         conn.connect()
         return None

@@ -1,4 +1,5 @@
-"""One deadline for a whole network exchange, whatever the peer does.
+"""One deadline for a whole network exchange, whatever the peer does: the one way every
+client (SMTP, the webhook, ARI, doctor's HTTP-01 fetch) bounds its time.
 
 A per-read timeout alone bounds nothing: a server that trickles its reply one byte a
 second answers every read in time. A watchdog thread shuts the socket down at the
@@ -9,7 +10,9 @@ blocking call also gets the time that is left as its own timeout.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
+import ssl
 import threading
 import time
 
@@ -36,6 +39,8 @@ class Deadline:
         valid whatever smtplib and ssl do with the original object, and shutdown() acts
         on the connection, not on one descriptor."""
         with self._lock:
+            if self._guard is not None:
+                self._guard.close()  # an exchange of several connections: watch the newest
             self._guard = sock.dup()
             if self.fired:
                 self._shutdown()
@@ -56,3 +61,28 @@ class Deadline:
             if self._guard is not None:
                 self._guard.close()
                 self._guard = None
+
+
+class Connection(http.client.HTTPConnection):
+    """An HTTP connection, or HTTPS with `context`, whose TCP socket the deadline watches
+    from connect on: connect, TLS, status line, headers and body all end by it."""
+
+    def __init__(
+        self, host: str, port: int, deadline: Deadline, context: ssl.SSLContext | None = None
+    ) -> None:
+        super().__init__(host, port, timeout=deadline.remaining())
+        self.deadline = deadline
+        self.context = context
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.deadline.remaining())
+        self.deadline.watch(sock)
+        if self.context is not None:
+            sock.settimeout(self.deadline.remaining())
+            sock = self.context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = sock
+
+    def left(self) -> None:
+        """Each blocking step gets the time that is left as its own timeout."""
+        if self.sock is not None:
+            self.sock.settimeout(self.deadline.remaining())
