@@ -260,6 +260,9 @@ class Bench:
             "lock_file": "certkeeper.lock",
             "jitter_seconds": 0,
             "certbot": {"config_dir": str(le)},
+            # A rehearsal is a real certbot order at Let's Encrypt's staging CA: not part of
+            # certkeeper's own work, and never something a benchmark should send.
+            "rehearsal": {"enabled": False},
             # probe.concurrency is certkeeper's default unless a row sweeps it.
             "probe": {
                 "port": port or self.port,
