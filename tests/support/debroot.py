@@ -74,10 +74,34 @@ def chroot(root: Path, *argv: str, timeout: float = 600) -> subprocess.Completed
     return run("chroot", str(root), *argv, timeout=timeout, env=INSIDE_ENV)
 
 
+def _own_cgroups() -> list[Path]:
+    """This process's cgroup in each hierarchy nspawn places a container in: the unified
+    one (cgroup2) and, on a hybrid host, systemd's named v1 one."""
+    mounts = {}
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _, where, kind, options = line.split()[:4]
+        if kind == "cgroup2":
+            mounts[""] = Path(where)
+        elif kind == "cgroup" and "name=systemd" in options.split(","):
+            mounts["name=systemd"] = Path(where)
+    found = []
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controllers in mounts:
+            found.append(mounts[controllers] / path.lstrip("/"))
+    return found
+
+
 class Container:
     """One booted root: `systemd-nspawn -b`, sharing the host's network namespace, so
     peers on the host's loopback (pebble, the SMTP catcher) are reachable from inside
-    and the container's nginx is reachable from the host."""
+    and the container's nginx is reachable from the host.
+
+    Each container lives in a cgroup of its own, made at boot and emptied and removed at
+    stop. nspawn's --keep-unit otherwise puts every container in the same `payload`
+    cgroup, and a container that outlived its nspawn (killed after a slow shutdown: its
+    systemd survives that) went on managing the next one's units there, removing their
+    cgroups under them ("Failed to spawn executor: No such file or directory")."""
 
     def __init__(self, root: Path, name: str, log: Path) -> None:
         self.root = root
@@ -85,11 +109,21 @@ class Container:
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid1 = 0
+        self.cgroups: list[Path] = []
 
     def boot(self, timeout: float = 60) -> Container:
+        self.cgroups = [mine / f"ck-box-{self.name}" for mine in _own_cgroups()]
+        for group in self.cgroups:
+            group.mkdir()
+        # The shell moves itself into the container's own cgroups, then becomes nspawn.
+        enter = "".join(f'echo $$ > "{group}/cgroup.procs" && ' for group in self.cgroups)
         log: IO[bytes] = open(self.log, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [
+                "sh",
+                "-c",
+                enter + 'exec "$@"',
+                "sh",
                 "systemd-nspawn",
                 "-q",
                 "-b",
@@ -161,13 +195,43 @@ class Container:
         return proc.stdout[-8000:]
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        # SIGTERM to nspawn shuts the container's systemd down cleanly.
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        if self.proc is not None and self.proc.poll() is None:
+            # SIGTERM to nspawn shuts the container's systemd down cleanly.
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._empty_cgroups()
+
+    def _empty_cgroups(self) -> None:
+        """Kill whatever is left in the container's cgroups (its systemd survives nspawn's
+        death), wait until they are empty, and remove them."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            left = [pid for group in self.cgroups for pid in _procs(group)]
+            if not left:
+                break
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
+        for group in self.cgroups:
+            for sub in sorted(group.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+                if sub.is_dir():
+                    with contextlib.suppress(OSError):
+                        sub.rmdir()
+            with contextlib.suppress(OSError):
+                group.rmdir()
+        self.cgroups = []
+
+
+def _procs(group: Path) -> list[int]:
+    """Every process in a cgroup and its children."""
+    pids = []
+    for procs in [group / "cgroup.procs", *group.rglob("cgroup.procs")]:
+        with contextlib.suppress(OSError, ValueError):
+            pids += [int(pid) for pid in procs.read_text().split()]
+    return pids
