@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +17,7 @@ from certkeeper import atomic, certbot, nginx
 from certkeeper.config import Config, Lineage
 from certkeeper.notify.events import Event, Failed
 from certkeeper.probe import ProbeResult
+from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
 
 # What nginx serves for each of these names: the caller's probe (survey.probe_domains
@@ -39,8 +39,7 @@ _LINKS = (
 LINK_FILES = _LINKS
 
 
-@dataclass(frozen=True)
-class DeployOutcome:
+class DeployOutcome(Value):
     ok: bool
     step: str | None = None
     output: str = ""
@@ -94,8 +93,7 @@ class Seen(StrEnum):
     OTHER = "other"  # a different certificate that names it
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(Value):
     domain: str
     seen: Seen
     detail: str  # a sentence for the card and stdout
@@ -149,8 +147,7 @@ def watch_served(
         time.sleep(VERIFY_INTERVAL)
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(Value):
     """One attempt's story so far: what every event of it carries, whichever way it ends."""
 
     lineage: Lineage

@@ -9,10 +9,10 @@ gathered in samples.py; this module only words them and writes the file.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from certkeeper import atomic
+from certkeeper.value import Value
 
 # name -> help text, in the order the file lists them.
 FAMILIES: dict[str, str] = {
@@ -61,8 +61,7 @@ FAMILIES: dict[str, str] = {
 Labels = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(Value):
     name: str
     labels: Labels
     value: float

@@ -20,11 +20,11 @@ import re
 import stat
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from certkeeper.errors import ConfigError, LockBusy
+from certkeeper.value import Value
 
 # Waiting for the lock is what lock_timeout_seconds asks for; this is how often we look.
 _POLL_SECONDS = 0.05
@@ -55,8 +55,7 @@ def _open(lock_file: Path) -> int:
 _RECORD = re.compile(r"^(\d{1,10})(?: ([a-z-]{1,20}) (\d{1,12}))?$")
 
 
-@dataclass(frozen=True)
-class Holder:
+class Holder(Value):
     """Who holds the lock, as it wrote itself into the lock file."""
 
     pid: str

@@ -7,10 +7,10 @@ so the wording lives in one place and the story can be tested on values.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
 from certkeeper.notify.events import Event, Failed
+from certkeeper.value import Value
 
 
 def first_line(text: str) -> str:
@@ -45,8 +45,7 @@ def failure_cause(output: str) -> str:
     return found if len(found) <= CAUSE_LIMIT else found[: CAUSE_LIMIT - 3] + "..."
 
 
-@dataclass(frozen=True)
-class Acted:
+class Acted(Value):
     """An action ran (or a killed run's action was finished) and ended in this event."""
 
     event: Event
@@ -56,8 +55,7 @@ class Acted:
         return isinstance(self.event, Failed)
 
 
-@dataclass(frozen=True)
-class WouldAct:
+class WouldAct(Value):
     """--dry-run: the action `check` would take now, or why it would skip it."""
 
     cert_name: str
@@ -69,8 +67,7 @@ class WouldAct:
     failed = False
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(Value):
     """An action was needed but the attempt gate held it back."""
 
     cert_name: str
@@ -87,8 +84,7 @@ class Skipped:
         return self.still_failing
 
 
-@dataclass(frozen=True)
-class Warned:
+class Warned(Value):
     """An expiry WARNING was sent (or, in a dry run, would be)."""
 
     cert_name: str
@@ -97,16 +93,14 @@ class Warned:
     failed = False
 
 
-@dataclass(frozen=True)
-class Trouble:
+class Trouble(Value):
     """Something around the story failed: state not saved, a notice not spooled."""
 
     text: str
     failed = True
 
 
-@dataclass(frozen=True)
-class Rehearsed:
+class Rehearsed(Value):
     """A renewal rehearsed against the staging server. A failure is a WARNING (a card, once
     per cause), not a failed run: today's certificate is fine."""
 

@@ -19,10 +19,10 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from certkeeper import reaper
 from certkeeper.log import get_logger
+from certkeeper.value import Value
 
 # How long a process gets to exit after SIGTERM before it is killed outright.
 _TERM_GRACE_SECONDS = 2.0
@@ -122,8 +122,7 @@ def _cut(line: str) -> str:
     return f"{line[:half]} [... {len(line) - 2 * half} characters cut ...] {line[-half:]}"
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(Value):
     argv: tuple[str, ...]  # masked: safe to log and to show
     returncode: int
     stdout: str

@@ -9,7 +9,6 @@ appears under certbot's config_dir. `check` (on a schedule, policy.rehearsal_due
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from certkeeper.log import get_logger
 from certkeeper.notify.events import RehearsalFailed, new_nonce
 from certkeeper.outcomes import Rehearsed, failure_cause
 from certkeeper.state import CertRecord, Rehearsal, State
+from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
 
 if TYPE_CHECKING:
@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 Send = Callable[[RehearsalFailed], str | None]
 
 
-@dataclass(frozen=True)
-class Rehearsals:
+class Rehearsals(Value):
     """What came of the rehearsals of one run, and what went wrong around them."""
 
     outcomes: tuple[Rehearsed, ...] = ()
@@ -40,8 +39,7 @@ class Rehearsals:
         return any(not o.ok for o in self.outcomes) or bool(self.problems)
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(Value):
     """One lineage to rehearse, and when its real renewal falls due (the card's DATE)."""
 
     service: Service

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from certkeeper.outcomes import CAUSE_LIMIT as CAUSE_LIMIT
-from certkeeper.outcomes import failure_cause
+from certkeeper.outcomes import Acted, Rehearsed, Skipped, Warned, WouldAct, failure_cause
 from certkeeper.policy import Assessment, Health, MonitorState, pause_lead, resume_hint
 from certkeeper.survey import Row
 from certkeeper.terminal import line as escaped
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from certkeeper.actions.status import StatusResult
     from certkeeper.notify import Flushed
     from certkeeper.notify.events import Event, Renewed
-    from certkeeper.outcomes import Outcome, Rehearsed
+    from certkeeper.outcomes import Outcome
 
 # By the enum member, never by the text of a cell: a monitor-only row is coloured by its
 # MonitorState (WARN), every other row by its Health.
@@ -390,10 +390,6 @@ def check_lines(outcomes: list[Outcome]) -> tuple[list[str], list[str]]:
 
 def check_line(outcome: Outcome) -> str:
     """One outcome as the line a person reads ("" when there is nothing to say)."""
-    # Imported here: their ~11 frozen dataclasses cost ~8 ms to create, which every
-    # `status` paid at import though only `check` renders outcomes.
-    from certkeeper.outcomes import Acted, Rehearsed, Skipped, Warned, WouldAct
-
     if isinstance(outcome, Rehearsed):
         return rehearsed_line(outcome)
     if isinstance(outcome, Acted):

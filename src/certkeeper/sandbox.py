@@ -19,10 +19,10 @@ import posixpath
 import re
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from certkeeper.config import Config
+from certkeeper.value import Value
 
 UNIT_NAME = "certkeeper.service"
 # Tests point this at a fake root; on a host it is always "/".
@@ -58,8 +58,7 @@ _HOME_HINT = (
 )
 
 
-@dataclass(frozen=True)
-class UnitSandbox:
+class UnitSandbox(Value):
     """The file-system settings of one service, after merging its drop-ins.
 
     Paths are absolute and normalised, with systemd's "-" (ignore if missing) and
@@ -76,8 +75,7 @@ class UnitSandbox:
     files: tuple[Path, ...] = ()
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Value):
     writable: bool
     # Why not, in systemd's own words, e.g. "ProtectSystem=full makes /etc read-only".
     reason: str = ""
@@ -85,8 +83,7 @@ class Verdict:
     hint: str = ""
 
 
-@dataclass(frozen=True)
-class Blocked:
+class Blocked(Value):
     path: Path
     what: str
     verdict: Verdict
@@ -239,29 +236,29 @@ def parse(text: str, base: UnitSandbox | None = None, source: Path | None = None
         if key == "ProtectSystem":
             level = _protect_level(value, ("full", "strict"))
             if level is not None:
-                unit = replace(unit, protect_system=level)
+                unit = unit.replace(protect_system=level)
         elif key == "ProtectHome":
             level = _protect_level(value, ("read-only", "tmpfs"))
             if level is not None:
-                unit = replace(unit, protect_home=level)
+                unit = unit.replace(protect_home=level)
         elif key == "PrivateTmp":
             if value.lower() in _TRUE + _FALSE:
-                unit = replace(unit, private_tmp=value.lower() in _TRUE)
+                unit = unit.replace(private_tmp=value.lower() in _TRUE)
         elif key in _LIST_KEYS:
             found = _paths(value)
             if found is not None:
                 unit = _assign_list(unit, key, tuple(found), reset=not value)
     if source is not None:
-        unit = replace(unit, files=(*unit.files, source))
+        unit = unit.replace(files=(*unit.files, source))
     return unit
 
 
 def _assign_list(unit: UnitSandbox, key: str, found: tuple[str, ...], reset: bool) -> UnitSandbox:
     if key == "ReadWritePaths":
-        return replace(unit, read_write=found if reset else (*unit.read_write, *found))
+        return unit.replace(read_write=found if reset else (*unit.read_write, *found))
     if key == "ReadOnlyPaths":
-        return replace(unit, read_only=found if reset else (*unit.read_only, *found))
-    return replace(unit, inaccessible=found if reset else (*unit.inaccessible, *found))
+        return unit.replace(read_only=found if reset else (*unit.read_only, *found))
+    return unit.replace(inaccessible=found if reset else (*unit.inaccessible, *found))
 
 
 def _protect_level(value: str, words: tuple[str, ...]) -> str | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from certkeeper import atomic, times
 from certkeeper.inputs import read_regular
 from certkeeper.times import iso_or_none
-from certkeeper.value import Record, Value
+from certkeeper.value import Record, Value, field
 
 STATE_VERSION = 1
 DELIVERED_KEEP = timedelta(days=60)

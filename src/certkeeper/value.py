@@ -11,9 +11,11 @@ over the fields in order (same class only), the same repr, and replace() for wha
 `dataclasses.replace` did. Value is frozen (hash over the fields, FrozenInstanceError on
 assignment); Record is not (unhashable, like a mutable dataclass).
 
-Every annotation of a subclass is a field, in order. Not for what needs more: ClassVar,
-field() options other than default/default_factory, __post_init__, subclasses of
-subclasses (those stay dataclasses).
+Every annotation of a subclass is a field, in order, after the fields of the classes it
+derives from (as a dataclass's subclass extends its parent's). field(repr=False) keeps a
+field out of the repr. These are certkeeper's one record type: no module uses @dataclass,
+and tests/unit/test_value.py holds the contract against dataclasses themselves. Not for
+what needs more: ClassVar fields, other field() options, __post_init__.
 """
 
 from __future__ import annotations
@@ -22,23 +24,39 @@ import inspect
 from dataclasses import MISSING, Field, FrozenInstanceError, field
 from typing import Any, ClassVar, Self, dataclass_transform
 
+# `field` is the one field specifier (default, default_factory, repr): imported from here.
+__all__ = ["Record", "Value", "field"]
+
 _MISSING = object()
 
 
 class _Fields:
     _fields: ClassVar[tuple[str, ...]] = ()
+    _shown: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
-        # The class's own annotations, in order: its fields (click has imported inspect).
-        cls._fields = tuple(inspect.get_annotations(cls))
+        # The parent's fields, then the class's own annotations in order (click has
+        # imported inspect); a redeclared field keeps its place, as in a dataclass.
+        inherited = cls._fields
+        own = tuple(name for name in inspect.get_annotations(cls) if name not in inherited)
+        cls._fields = inherited + own
+        cls._shown = tuple(
+            name
+            for name in cls._fields
+            if not (isinstance(spec := getattr(cls, name, None), Field) and not spec.repr)
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         cls = type(self)
         names = cls._fields
         if len(args) > len(names):
+            required = sum(1 for name in names if getattr(cls, name, _MISSING) is _MISSING)
+            takes = f"{len(names) + 1}" if required == len(names) else (
+                f"from {required + 1} to {len(names) + 1}"
+            )  # fmt: skip
             raise TypeError(
-                f"{cls.__name__}.__init__() takes {len(names) + 1} positional arguments "
+                f"{cls.__name__}.__init__() takes {takes} positional arguments "
                 f"but {len(args) + 1} were given"
             )
         values = dict(zip(names, args, strict=False))
@@ -78,7 +96,7 @@ class _Fields:
         return type(self)(**{name: getattr(self, name) for name in self._fields} | changes)
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._shown)
         return f"{type(self).__qualname__}({inner})"
 
     def __eq__(self, other: object) -> bool:

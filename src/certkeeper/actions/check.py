@@ -16,7 +16,6 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from certkeeper import deploy, policy
@@ -42,6 +41,7 @@ from certkeeper.state import CertRecord, State
 from certkeeper.survey import Row, survey
 from certkeeper.times import now
 from certkeeper.trust import require_private_state
+from certkeeper.value import Record, Value, field
 from certkeeper.x509info import CertInfo
 
 Clock = Callable[[], datetime]
@@ -176,7 +176,7 @@ def _attempt(
 
 
 def _with_note(event: Renewed, note: str | None) -> Renewed:
-    return replace(event, notes=(*event.notes, note)) if note else event
+    return event.replace(notes=(*event.notes, note)) if note else event
 
 
 def _skipped(name: str, action: policy.Action, why: str, rec: CertRecord) -> Skipped:
@@ -245,8 +245,7 @@ def monitor(story: Story, lineage: Lineage, rows: list[Row]) -> None:
 # ---------------------------------------------------------------- the command
 
 
-@dataclass
-class CheckResult:
+class CheckResult(Record):
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     # Said on stderr and in syslog, without failing the run.
@@ -281,8 +280,7 @@ def _quiet(_: str) -> None:
     pass
 
 
-@dataclass(frozen=True)
-class CheckFlags:
+class CheckFlags(Value):
     """How `check` was asked to run. `tell` hears, before it happens, every wait the user
     did not ask for (the jitter, another run's lock)."""
 

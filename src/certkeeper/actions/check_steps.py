@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from certkeeper import caa, certbot, deploy, policy
@@ -17,11 +16,11 @@ from certkeeper.notify.events import Event, Failed, Reloaded, Renewed
 from certkeeper.outcomes import Acted, Outcome, Trouble, first_line
 from certkeeper.state import CertRecord, Intent, Paused, State
 from certkeeper.survey import Row, probe_domains
+from certkeeper.value import Record, Value, field
 from certkeeper.x509info import CertInfo
 
 
-@dataclass
-class Journal:
+class Journal(Record):
     """The effects that let a run's story survive a kill -9 at any moment.
 
     Intent is saved to state before certbot or a reload runs; each notice is spooled the
@@ -34,8 +33,7 @@ class Journal:
     told: Callable[[str], bool]  # is a notice carrying this nonce spooled or delivered?
 
 
-@dataclass
-class CheckReport:
+class CheckReport(Record):
     outcomes: list[Outcome] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     # What the run saw before acting; the metrics file reuses it when nothing changed.
@@ -46,8 +44,7 @@ class CheckReport:
         return any(o.failed for o in self.outcomes)
 
 
-@dataclass
-class Story:
+class Story(Record):
     """What one pass over the certificates carries from one certificate to the next: the
     config and the state it records in, the clock, what it has found so far (`report`),
     the journal that lets its effects survive a kill (None: a dry run or shadow mode,
@@ -67,8 +64,7 @@ class Story:
         return self.probe or probe_for(self.cfg)
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(Value):
     """What the survey found for one lineage, as the decisions need it."""
 
     disk: CertInfo | None
@@ -183,7 +179,7 @@ def act(
     """
     cfg, journal, probe = story.cfg, story.journal, story.watch
     assert journal is not None  # only a run that records acts
-    attempt = replace(attempt, issuance=action is policy.Action.ISSUE)
+    attempt = attempt.replace(issuance=action is policy.Action.ISSUE)
     refused = _refused(cfg, action, attempt, seen)
     if refused is not None:
         return refused, None
@@ -199,7 +195,7 @@ def act(
         rec.last_attempt = attempt.at  # saved with the intent: a kill keeps the 20-hour rule
     problem = journal.save()  # the intent is on disk before anything is touched
     if problem:
-        attempt = replace(attempt, notes=(*attempt.notes, problem))
+        attempt = attempt.replace(notes=(*attempt.notes, problem))
     if action is policy.Action.REDEPLOY:
         assert disk is not None
         event = repair(cfg, attempt, disk, seen, rec, probe)
@@ -265,7 +261,7 @@ def deploy_outside_renewal(
         "renewed by certbot outside certkeeper (its timer or a person); deployed and "
         f"verified by certkeeper check (nginx was serving serial {serving})"
     )
-    told = replace(attempt, notes=(*attempt.notes, note))
+    told = attempt.replace(notes=(*attempt.notes, note))
 
     def renewed(cert: CertInfo, _not_served: tuple[str, ...]) -> Event:
         return Renewed(
@@ -336,14 +332,14 @@ def renew(
     backoff = policy.rate_limit_backoff(tail, attempt.at) if pause is None else None
     if backoff:
         note = f"Let's Encrypt rate limit hit: no new attempt before {backoff:%Y-%m-%d %H:%M} UTC"
-        attempt = replace(attempt, notes=(*attempt.notes, note))
+        attempt = attempt.replace(notes=(*attempt.notes, note))
     if pause is not None and pause.refused:
-        attempt = replace(
-            attempt, notes=(*attempt.notes, f"the CA paused the name; {pause.refused}")
+        attempt = attempt.replace(
+            notes=(*attempt.notes, f"the CA paused the name; {pause.refused}")
         )
     failed = deploy.failure(cfg, attempt, "certbot", f"{result.describe()}\n{tail}")
     if pause is not None:
-        failed = replace(failed, ca_paused=True, unpause_link=pause.link)
+        failed = failed.replace(ca_paused=True, unpause_link=pause.link)
     return failed, backoff
 
 
@@ -390,7 +386,7 @@ def after_certbot(
         )
 
     # A first issuance proves disk, links, nginx -t and the reload, and says what nginx serves.
-    attempt = replace(attempt, issuance=issue)
+    attempt = attempt.replace(issuance=issue)
     return deploy.deploy_and_verify(cfg, attempt, after, renewed, probe=probe)
 
 
@@ -416,7 +412,7 @@ def redeploy(
 
     cert_name = attempt.lineage.cert_name
     note = "nginx was serving an older certificate than the one on disk"
-    failing = replace(attempt, notes=(*attempt.notes, note))
+    failing = attempt.replace(notes=(*attempt.notes, note))
     return deploy.deploy_and_verify(cfg, failing, disk, reloaded, probe=probe)
 
 
@@ -452,7 +448,7 @@ def recover(story: Story, lineage: Lineage, rec: CertRecord) -> None:
         expiry = intent.before_expiry or (disk.not_after if disk else None)
         event = deploy.failure(
             cfg,
-            replace(attempt, current_expiry=expiry),
+            attempt.replace(current_expiry=expiry),
             "interrupted",
             "the run was killed before certbot produced a new certificate"
             + (f" ({error})" if error else "")

@@ -4,18 +4,17 @@ these are the ones only the disk and the installed unit can tell."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from certkeeper.config import Config, as_dict
+from certkeeper.value import Value, field
 
 if TYPE_CHECKING:
     from certkeeper.sandbox import Blocked
 
 
-@dataclass(frozen=True)
-class Validation:
+class Validation(Value):
     path: Path
     services: int
     certificates: int
@@ -63,8 +62,7 @@ def show(cfg: Config) -> dict[str, Any]:
     return as_dict(cfg)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(Value):
     target: Path  # the live file the candidate would replace
     certificates: int
     # Problems of the live config that replacing this one file neither causes nor cures.

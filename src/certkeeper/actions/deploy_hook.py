@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,14 +22,14 @@ from certkeeper.log import get_logger
 from certkeeper.notify.events import Event, Failed, Renewed, new_nonce
 from certkeeper.survey import probe_domains
 from certkeeper.times import now
+from certkeeper.value import Record, field
 from certkeeper.x509info import CertInfo
 
 if TYPE_CHECKING:
     from certkeeper.state import State
 
 
-@dataclass
-class HookResult:
+class HookResult(Record):
     message: str
     event: Event | None = None
     # (event id, the server's reason, permanent) for a notice the server did not take.
@@ -113,7 +112,7 @@ def deploy_renewal(cfg: Config, renewed_lineage: str | None, at: datetime) -> Ho
     # for the names, the certificate this renewal replaced, and the disk.
     served = [r.cert for r in probe(list(lineage.domains)) if r.covered]
     current = policy.earliest(previous, *served) or disk
-    event = replace(event, current_expiry=current.not_after if current else None)
+    event = event.replace(current_expiry=current.not_after if current else None)
     return HookResult(f"{cert_name}: {event.step} failed", event)
 
 
@@ -171,5 +170,5 @@ def deploy_hook(cfg: Config, renewed_lineage: str | None) -> HookResult:
         if isinstance(outcome.event, Failed):
             log.error("deploy_hook.failed", message=outcome.event.output)
         if lost or delivery.broken:
-            outcome = replace(outcome, message=f"{outcome.message}; {lost or delivery.broken}")
-        return replace(outcome, undelivered=delivery.undelivered, lost=bool(lost))
+            outcome = outcome.replace(message=f"{outcome.message}; {lost or delivery.broken}")
+        return outcome.replace(undelivered=delivery.undelivered, lost=bool(lost))

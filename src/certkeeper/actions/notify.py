@@ -5,7 +5,6 @@ Each function takes a loaded Config and returns a value; cli.py and render.py sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from certkeeper.config import Config
@@ -15,17 +14,16 @@ from certkeeper.notify import Flushed as Flushed
 from certkeeper.notify import Trial as Trial
 from certkeeper.notify import deliver as deliver
 from certkeeper.notify import send_test as send_test
+from certkeeper.value import Record
 
 
-@dataclass
-class Waiting:
+class Waiting(Record):
     event_id: str
     subject: str
     last_error: str | None
 
 
-@dataclass
-class OutboxView:
+class OutboxView(Record):
     waiting: list[Waiting]
     # (file, why) for each outbox file set aside because it could not be read.
     quarantined: list[tuple[str, str]]

@@ -9,7 +9,6 @@ card is logged, not spooled, as every other notice there.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from certkeeper.config import Config, select
 from certkeeper.errors import ConfigError
@@ -19,10 +18,10 @@ from certkeeper.outcomes import Rehearsed
 from certkeeper.rehearsal import rehearse_all
 from certkeeper.times import now
 from certkeeper.trust import require_private_state
+from certkeeper.value import Record, field
 
 
-@dataclass
-class RehearseResult:
+class RehearseResult(Record):
     outcomes: list[Rehearsed] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     flushed: Flushed = field(default_factory=Flushed)

@@ -14,7 +14,6 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -23,6 +22,7 @@ from certkeeper.inputs import read_regular
 from certkeeper.policy import Severity, severity, worst_first
 from certkeeper.times import from_iso, iso
 from certkeeper.times import now as clock
+from certkeeper.value import Record, Value, field
 
 # report's own states, for what is not a row of status: all three are UNKNOWN.
 STALE = "STALE"  # older than --max-age: the agent, or the gathering, may have stopped
@@ -70,8 +70,7 @@ def _clip(value: object, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-@dataclass(frozen=True)
-class Said:
+class Said(Value):
     """One row as a host's status said it, kept in short strings only."""
 
     service: str
@@ -84,8 +83,7 @@ class Said:
     reason: str
 
 
-@dataclass(frozen=True)
-class HostStatus:
+class HostStatus(Value):
     host: str
     generated_at: datetime
     source: str
@@ -93,8 +91,7 @@ class HostStatus:
     rows: tuple[Said, ...]
 
 
-@dataclass(frozen=True)
-class FleetRow:
+class FleetRow(Value):
     host: str
     service: str
     cert_name: str
@@ -111,8 +108,7 @@ class FleetRow:
         return severity(self.state)
 
 
-@dataclass
-class Fleet:
+class Fleet(Record):
     now: datetime
     max_age: timedelta
     hosts: list[HostStatus] = field(default_factory=list)

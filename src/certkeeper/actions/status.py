@@ -6,7 +6,6 @@ windows it shows are the ones the last `check` cached (it never asks the CA).
 
 from __future__ import annotations
 
-from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ from certkeeper import policy
 from certkeeper.actions.common import mode_warnings, window_warnings
 from certkeeper.config import Config, select
 from certkeeper.errors import ConfigError
-from certkeeper.value import Record
+from certkeeper.value import Record, field
 
 if TYPE_CHECKING:
     from certkeeper.state import CertRecord

@@ -7,12 +7,11 @@ makes one attempt at the whole outbox (delivery.py), and `Flushed` says what it 
 
 from __future__ import annotations
 
-from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from certkeeper.config import Config
-from certkeeper.value import Record
+from certkeeper.value import Record, field
 
 if TYPE_CHECKING:
     from certkeeper.notify.events import Event
@@ -34,7 +33,6 @@ def spool(cfg: Config, event: Event) -> str | None:
     A notice that cannot be spooled (disk full, the outbox not a directory) is said on
     stderr and in syslog and fails the run: it is never lost in silence.
     """
-    from dataclasses import replace
 
     from certkeeper.log import get_logger
     from certkeeper.notify import channels, outbox
@@ -47,7 +45,7 @@ def spool(cfg: Config, event: Event) -> str | None:
         log.warning("notice.not_sent", reason="no channel is configured", notice=eid)
         return None
     try:
-        card = replace(notice(event, cfg.hostname), channels=dict.fromkeys(names))
+        card = notice(event, cfg.hostname).replace(channels=dict.fromkeys(names))
         outbox.spool(cfg.state_dir, card)
     except (OSError, ValueError) as exc:
         problem = f"notice {eid} could not be written to the outbox, so it was NOT sent: {exc}"

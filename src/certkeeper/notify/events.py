@@ -6,14 +6,14 @@ imports the e-mail machinery.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
+
+from certkeeper.value import Value, field
 
 DEFAULT_CERTBOT_LOG = "/var/log/letsencrypt/letsencrypt.log"
 
 
-@dataclass(frozen=True)
-class _About:
+class _About(Value):
     """What every notice is about: one lineage, its names, and when it happened."""
 
     cert_name: str
@@ -21,7 +21,6 @@ class _About:
     at: datetime
 
 
-@dataclass(frozen=True)
 class Renewed(_About):
     """A renewal (or first issuance) that was verified end to end."""
 
@@ -39,7 +38,6 @@ class Renewed(_About):
     kind = "success"
 
 
-@dataclass(frozen=True)
 class Failed(_About):
     """Any renewal or deploy that did not end with nginx serving the new certificate."""
 
@@ -59,7 +57,6 @@ class Failed(_About):
     kind = "error"
 
 
-@dataclass(frozen=True)
 class Expiring(_About):
     """A certificate that crossed one of notify.warn_days without being renewed."""
 
@@ -74,7 +71,6 @@ class Expiring(_About):
         return f"warning{self.threshold}"
 
 
-@dataclass(frozen=True)
 class Reloaded(_About):
     """nginx was serving an older certificate than the one on disk and has been reloaded."""
 
@@ -86,7 +82,6 @@ class Reloaded(_About):
     kind = "reloaded"
 
 
-@dataclass(frozen=True)
 class RehearsalFailed(_About):
     """A rehearsal against the staging server failed: the next renewal will fail too."""
 
@@ -103,8 +98,7 @@ class RehearsalFailed(_About):
 Event = Renewed | Failed | Expiring | Reloaded | RehearsalFailed
 
 
-@dataclass(frozen=True)
-class TestNotice:
+class TestNotice(Value):
     """`certkeeper notify test`: proves the way to the board, about no certificate.
 
     Not an Event: it is sent at once, never spooled, and nothing in the state or the

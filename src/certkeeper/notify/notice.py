@@ -8,17 +8,16 @@ the ISO time it was delivered, or None while it waits.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from certkeeper.names import has_control_chars
 from certkeeper.times import from_iso, iso
+from certkeeper.value import Value, field
 
 FORMAT = 1
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(Value):
     event_id: str
     kind: str
     subject: str
@@ -37,7 +36,7 @@ class Notice:
         return [name for name, done in self.channels.items() if done is None]
 
     def delivered_by(self, channel: str, at: datetime) -> Notice:
-        return replace(self, channels={**self.channels, channel: iso(at)})
+        return self.replace(channels={**self.channels, channel: iso(at)})
 
     def to_json(self) -> bytes:
         doc = {

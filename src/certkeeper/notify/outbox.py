@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from certkeeper import atomic
 from certkeeper.inputs import InputFileError, read_regular
 from certkeeper.notify.notice import Notice, from_json
+from certkeeper.value import Value
 
 SUFFIX = ".json"
 LEGACY = ".eml"
@@ -32,8 +32,7 @@ QUARANTINE = "quarantine"
 MAX_MESSAGE_BYTES = 1 << 20
 
 
-@dataclass(frozen=True)
-class Pending:
+class Pending(Value):
     event_id: str
     path: Path
     subject: str
@@ -111,7 +110,7 @@ def read(path: Path) -> Notice:
             raise Unreadable(f"not a notice ({str(exc)[:100] or type(exc).__name__})") from None
     for channel in notice.waiting():
         if _marker(path, channel).exists():
-            notice = replace(notice, channels={**notice.channels, channel: "delivered"})
+            notice = notice.replace(channels={**notice.channels, channel: "delivered"})
     return notice
 
 

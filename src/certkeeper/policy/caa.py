@@ -7,22 +7,20 @@ only the decision: pure, no DNS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from certkeeper.value import Value
 
 # Flag bit 128: the issuer must understand the tag, or not issue (RFC 8659 section 4.1).
 CRITICAL = 128
 KNOWN_TAGS = frozenset({"issue", "issuewild", "iodef", "contactemail", "contactphone"})
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(Value):
     flags: int
     tag: str
     value: str
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Value):
     allowed: bool
     reason: str  # what a person reads: which records decided, and how
     fix: str = ""  # the record to add when not allowed

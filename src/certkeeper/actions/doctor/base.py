@@ -6,19 +6,18 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from certkeeper import names
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.config.checker import show
+from certkeeper.value import Value, field
 
 DEFAULT_BUDGET_SECONDS = 20.0
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(Value):
     check: str  # stable id: config, dns, http01, webroot, nginx, lineage, ...
     title: str  # what a person reads
     subject: str  # the cert_name for per-certificate checks, "" for host-wide ones
@@ -54,8 +53,7 @@ def unseen(path: Path, mode: int = os.R_OK) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(Value):
     resolve: Mapping[str, str] = field(default_factory=dict)
     send_test: bool = False
     budget: float = DEFAULT_BUDGET_SECONDS

@@ -8,7 +8,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from certkeeper import certbot, deploy
@@ -30,10 +29,10 @@ from certkeeper.actions.doctor.tokens import TokenJar
 from certkeeper.config import Config, Lineage, Service
 from certkeeper.errors import ConfigError
 from certkeeper.notify import outbox
+from certkeeper.value import Value
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(Value):
     check: str
     title: str
     subject: str

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+
+from certkeeper.value import Record, field
 
 if TYPE_CHECKING:
     from certkeeper.config import Config, NotifySettings
@@ -31,8 +32,7 @@ CHANNELS: dict[str, str] = {
 }
 
 
-@dataclass
-class Outcome:
+class Outcome(Record):
     """One attempt through one channel. `permanent`: the receiver refused it (retrying
     the same bytes cannot help); otherwise it was not reached or too slow."""
 

@@ -18,7 +18,6 @@ import json
 import re
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -31,6 +30,7 @@ from certkeeper.names import has_control_chars
 from certkeeper.notify.channels import Outcome
 from certkeeper.notify.notice import Notice
 from certkeeper.tlsctx import verifying_context
+from certkeeper.value import Value, field
 
 MAX_FILE_BYTES = 64 * 1024
 MAX_REPLY_BYTES = 4096
@@ -48,8 +48,7 @@ class BadWebhook(Exception):
     """The URL or headers file cannot be used; the message holds no secret."""
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Value):
     tls: bool
     host: str
     port: int
