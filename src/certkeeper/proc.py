@@ -186,11 +186,7 @@ class _Tail:
         )
 
 
-def run(
-    argv: Sequence[str],
-    timeout: float,
-    env: Mapping[str, str] | None = None,
-) -> Result:
+def run(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> Result:
     """Run argv with stdin closed; at the timeout kill it and everything it started."""
     args = tuple(argv)
     shown = tuple(mask_argv(args))

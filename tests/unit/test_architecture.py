@@ -148,3 +148,35 @@ def test_config_stands_below_the_rooms_that_read_it(module: str) -> None:
         m for m in GRAPH[module] if not _under(m, "certkeeper.config") and m not in foundations
     }
     assert not outside, f"{module} imports {sorted(outside)}"
+
+
+MAX_PARAMETERS = 6
+MAX_LINES = 50
+
+
+def _functions() -> list[tuple[str, int, int]]:
+    """(where, parameters, lines) of every function in src; self and cls not counted."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            a = node.args
+            named = [*a.posonlyargs, *a.args, *a.kwonlyargs]
+            count = len(named) + (a.vararg is not None) + (a.kwarg is not None)
+            if named and named[0].arg in ("self", "cls"):
+                count -= 1
+            lines = (node.end_lineno or node.lineno) - node.lineno + 1
+            found.append((f"{path.relative_to(SRC)}:{node.lineno} {node.name}", count, lines))
+    return found
+
+
+def test_no_function_takes_more_than_six_parameters_or_fifty_lines() -> None:
+    functions = _functions()
+    assert len(functions) > 500, "the scan found too few functions to be reading src"
+    too_big = [
+        f"{where}: {count} parameters, {lines} lines"
+        for where, count, lines in functions
+        if count > MAX_PARAMETERS or lines > MAX_LINES
+    ]
+    assert too_big == []

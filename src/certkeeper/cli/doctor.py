@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,6 +17,45 @@ from certkeeper.cli.exits import Code
 from certkeeper.cli.hook_argv import this_certkeeper
 from certkeeper.cli.wrapper import Run, command, say, say_line
 from certkeeper.errors import ConfigError
+from certkeeper.value import Value
+
+
+class Dns(Value):
+    """Where doctor's DNS questions lead: --resolve's answers and --nameserver's server."""
+
+    resolve: dict[str, str]
+    nameserver: str | None
+
+
+def _where_dns_leads(func: Callable[..., int]) -> Callable[..., int]:
+    """--resolve and --nameserver, parsed and checked, handed to the command as one Dns."""
+
+    @click.option(
+        "--resolve",
+        "resolve",
+        multiple=True,
+        metavar="NAME:ADDR",
+        help="Take ADDR as NAME's address instead of asking DNS, like curl's --resolve "
+        "(to see where Let's Encrypt would land before DNS changes, or in tests). Repeatable.",
+    )
+    @click.option(
+        "--nameserver",
+        metavar="ADDR[:PORT]",
+        help="Ask this DNS server for CAA records instead of dns.nameserver, like dig @server.",
+    )
+    @functools.wraps(func)
+    def parsed(*args: Any, resolve: tuple[str, ...], nameserver: str | None, **kw: Any) -> int:
+        try:
+            names = doctor_action.parse_resolve(resolve)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--resolve") from None
+        try:
+            server = None if nameserver is None else name_checks.nameserver(nameserver)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--nameserver") from None
+        return func(*args, dns=Dns(names, server), **kw)
+
+    return parsed
 
 
 @command()
@@ -26,19 +68,7 @@ from certkeeper.errors import ConfigError
     is_flag=True,
     help="Also send a test notice to notify.to (otherwise doctor sends nothing).",
 )
-@click.option(
-    "--resolve",
-    "resolve",
-    multiple=True,
-    metavar="NAME:ADDR",
-    help="Take ADDR as NAME's address instead of asking DNS, like curl's --resolve "
-    "(to see where Let's Encrypt would land before DNS changes, or in tests). Repeatable.",
-)
-@click.option(
-    "--nameserver",
-    metavar="ADDR[:PORT]",
-    help="Ask this DNS server for CAA records instead of dns.nameserver, like dig @server.",
-)
+@_where_dns_leads
 @click.option(
     "--timeout",
     "budget",
@@ -53,8 +83,7 @@ def doctor(
     service: str | None,
     as_json: bool,
     send_test: bool,
-    resolve: tuple[str, ...],
-    nameserver: str | None,
+    dns: Dns,
     budget: float,
 ) -> int:
     """Run the guide's troubleshooting in seconds and say what to fix: config, DNS,
@@ -69,14 +98,6 @@ def doctor(
     or configuration error (or an unknown SERVICE) stopped it before any check.
     """
     try:
-        names = doctor_action.parse_resolve(resolve)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--resolve") from None
-    try:
-        server = None if nameserver is None else name_checks.nameserver(nameserver)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--nameserver") from None
-    try:
         cfg = run.config()
         services = config.select(cfg, service)
     except (ConfigError, PermissionError) as exc:
@@ -87,13 +108,13 @@ def doctor(
         _said(results, as_json)
         return Code.FAILED if all(r.could_not_run for r in results) else Code.USAGE
     opts = doctor_action.Options(
-        resolve=names,
+        resolve=dns.resolve,
         send_test=send_test,
         budget=budget,
         root=Path(os.environ.get(sandbox.ROOT_ENV) or "/"),
         certkeeper_argv=tuple(this_certkeeper(run)),
         config_arg=run.config_arg,
-        nameserver=server,
+        nameserver=dns.nameserver,
     )
     results = doctor_action.doctor(cfg, services, opts)
     _said(results, as_json)
