@@ -17,6 +17,7 @@ from certkeeper.cli.exits import Code
 from certkeeper.cli.hook_argv import this_certkeeper
 from certkeeper.cli.wrapper import Run, command, say, say_line
 from certkeeper.errors import ConfigError
+from certkeeper.render import doctor as words
 from certkeeper.value import Value
 
 
@@ -123,7 +124,7 @@ def doctor(
 
 def _said(results: list[doctor_action.Result], as_json: bool) -> None:
     if as_json:
-        say(doctor_action.as_json(results))
+        say(words.as_json(results))
     else:
-        for line in doctor_action.text(results):
+        for line in words.text(results):
             say_line(line)

@@ -9,6 +9,7 @@ import click
 from certkeeper.actions import report as report_action
 from certkeeper.cli.exits import PLUGIN
 from certkeeper.cli.wrapper import Run, command, say, say_line
+from certkeeper.render import report as words
 from certkeeper.times import now
 
 
@@ -45,5 +46,5 @@ def report(_run: Run, files: tuple[str, ...], max_age: str, as_json: bool) -> in
     # Other hosts' answers are input like any other: escaped on the way to the terminal.
     for line in fleet.errors:
         say_line(f"certkeeper report: {line}", err=True)
-    say(report_action.as_json(fleet) if as_json else report_action.table(fleet))
+    say(words.as_json(fleet) if as_json else words.table(fleet))
     return fleet.exit_code

@@ -12,6 +12,7 @@ import pytest
 from certkeeper import certbot
 from certkeeper.actions import doctor
 from certkeeper.actions.doctor import host
+from certkeeper.render import doctor as words
 
 
 def test_control_characters_and_bidi_overrides_are_shown_escaped() -> None:
@@ -66,7 +67,7 @@ def test_rendering_puts_the_verdict_first_then_failures_with_their_fix_then_pass
         doctor.Result("hook", "The deploy hook", "", False, "missing", "certkeeper install-hook"),
         doctor.Result("history", "History", "shop", True, "last attempt", details=("a", "b")),
     ]
-    assert doctor.text(results) == [
+    assert words.text(results) == [
         "1 of 3 checks fail: The deploy hook",
         "\u2717 The deploy hook: missing",
         "    fix: certkeeper install-hook",
@@ -75,7 +76,7 @@ def test_rendering_puts_the_verdict_first_then_failures_with_their_fix_then_pass
         "\u2713 History [shop]: last attempt",
     ]
     assert doctor.exit_code(results) == 1
-    doc = json.loads(doctor.as_json(results))
+    doc = json.loads(words.as_json(results))
     assert doc["ok"] is False
     assert doc["verdict"] == "1 of 3 checks fail: The deploy hook"
     assert doc["checks"][1] == {
@@ -97,14 +98,14 @@ def test_every_line_fits_120_columns_and_json_keeps_the_whole_text() -> None:
         doctor.Result("dns", "DNS", "shop", True, "x" * 400),
         doctor.Result("history", "History", "shop", False, "failed", "read it", ("y" * 300,)),
     ]
-    lines = doctor.text(results)
+    lines = words.text(results)
     assert max(len(line) for line in lines) <= 120, lines
     assert lines[0] == "2 of 3 checks fail: HTTP-01 path, History"
     assert lines[1].startswith("\u2717 HTTP-01 path [shop]: nginx answered 404")
     assert lines[2].startswith("    ")  # the finding wraps onto indented lines
     assert any(line.startswith("    fix: add the location") for line in lines)
     assert "    | " + "y" * 100 in "\n".join(lines)
-    doc = json.loads(doctor.as_json(results))
+    doc = json.loads(words.as_json(results))
     assert doc["checks"][0]["finding"] == long
     assert doc["checks"][1]["finding"] == "x" * 400
 
@@ -115,7 +116,7 @@ def test_a_check_that_could_not_run_is_counted_apart_and_is_no_pass() -> None:
         doctor.needs_root("symlinks", "The symlinks", "shop", "cannot see /etc/x: denied"),
         doctor.Result("nginx", "nginx -t", "", True, "ok"),
     ]
-    assert doctor.text(results) == [
+    assert words.text(results) == [
         "1 of 3 checks fail: DNS; 1 could not run (needs root): The symlinks",
         "\u2717 DNS [shop]: no address",
         "    fix: point DNS here",
@@ -124,9 +125,9 @@ def test_a_check_that_could_not_run_is_counted_apart_and_is_no_pass() -> None:
         "\u2713 nginx -t: ok",
     ]
     only_unseen = results[1:]
-    assert doctor.text(only_unseen)[0] == "1 of 2 checks could not run (needs root): The symlinks"
+    assert words.text(only_unseen)[0] == "1 of 2 checks could not run (needs root): The symlinks"
     assert doctor.exit_code(only_unseen) == 1
-    assert doctor.text(results[2:])[0] == "all 1 checks pass"
+    assert words.text(results[2:])[0] == "all 1 checks pass"
 
 
 def test_a_check_that_hangs_is_timed_out_and_one_that_raises_is_a_finding() -> None:

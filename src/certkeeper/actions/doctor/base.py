@@ -108,3 +108,8 @@ def parse_resolve(values: tuple[str, ...]) -> dict[str, str]:
                 f"{show(value)}: expected NAME:ADDR with a DNS name and an IP address"
             ) from None
     return found
+
+
+def exit_code(results: list[Result]) -> int:
+    """0 only when every check ran and passed: a check that could not run is no pass."""
+    return 0 if all(r.ok for r in results) else 1

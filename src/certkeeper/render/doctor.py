@@ -18,11 +18,6 @@ INDENT = "    "
 PASSED, FAILED, UNSEEN = "\u2713", "\u2717", "?"
 
 
-def exit_code(results: list[Result]) -> int:
-    """0 only when every check ran and passed: a check that could not run is no pass."""
-    return 0 if all(r.ok for r in results) else 1
-
-
 def _names(results: list[Result]) -> str:
     """The titles once each, in the order they ran (a per-certificate check repeats)."""
     return ", ".join(dict.fromkeys(r.title for r in results))
