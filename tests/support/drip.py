@@ -41,6 +41,9 @@ class DripServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        # shutdown() wakes the thread blocked in accept(); close() alone would not.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         self.thread.join(timeout=5)
 
