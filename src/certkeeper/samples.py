@@ -1,5 +1,6 @@
 """What the metrics say, gathered from a survey and the state: each certificate, each
-renewal streak and the agent's own heartbeat (exposition.py words them).
+renewal streak and the agent's own heartbeat (render/metrics.py words them, and the edge
+writes them: `certkeeper metrics`, and `check` with metrics_file).
 
 The decisions are the ones `status` and `check` make, from the same inputs: the next
 renewal is the plan status shows (the CA's ARI window included), and "renewal due" is
@@ -9,12 +10,21 @@ what `check` would do with the window it cached for the certificate on disk.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
-from certkeeper import __version__, ari, policy
+from certkeeper import __version__, ari, atomic, policy
 from certkeeper.config import Config, Lineage, Service
-from certkeeper.exposition import Labels, Sample, text, write
 from certkeeper.state import AriRecord, State
 from certkeeper.survey import Row, renewal_of
+from certkeeper.value import Value
+
+Labels = tuple[tuple[str, str], ...]
+
+
+class Sample(Value):
+    name: str
+    labels: Labels
+    value: float
 
 
 def _stamp(moment: datetime) -> float:
@@ -151,25 +161,20 @@ def collect(
     return samples
 
 
-def gather(cfg: Config, now: datetime, state: State, rows: list[Row] | None = None) -> str:
-    """The metrics text for every configured certificate. `rows` may come from a survey
-    that just ran (a quiet `check`); otherwise every name is probed now, with the ARI
-    windows the last `check` cached, as `status` does."""
+def gather(cfg: Config, now: datetime, state: State, rows: list[Row] | None = None) -> list[Sample]:
+    """The samples for every configured certificate. `rows` may come from a survey that
+    just ran (a quiet `check`); otherwise every name is probed now, with the ARI windows
+    the last `check` cached, as `status` does."""
     from certkeeper.notify.outbox import count
     from certkeeper.survey import survey
 
     if rows is None:
         records = {name: rec.ari for name, rec in state.certs.items()}
         rows = survey(cfg, cfg.services, now, ari_records=records)
-    return text(collect(cfg, rows, state, count(cfg.state_dir), now))
+    return collect(cfg, rows, state, count(cfg.state_dir), now)
 
 
-def after_check(cfg: Config, state: State, now: datetime, rows: list[Row] | None) -> str | None:
-    """Write `metrics_file` after a check run; a problem comes back as one line."""
-    if cfg.metrics_file is None:
-        return None
-    try:
-        write(cfg.metrics_file, gather(cfg, now, state, rows))
-    except OSError as exc:
-        return f"cannot write metrics_file {cfg.metrics_file}: {exc.strerror or exc}"
-    return None
+def write(path: Path, body: str) -> None:
+    """Atomically, world-readable: node_exporter must never read half a file, and it
+    runs as its own user."""
+    atomic.write_bytes(path, body.encode(), mode=0o644)

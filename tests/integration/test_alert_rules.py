@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from certkeeper.exposition import FAMILIES
+from certkeeper.render.metrics import FAMILIES
 
 TOP = Path(__file__).parents[2]
 RULES = TOP / "examples/prometheus/certkeeper.rules.yml"

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from certkeeper import deploy, policy
 from certkeeper.actions.check_steps import (
@@ -43,6 +44,9 @@ from certkeeper.times import now
 from certkeeper.trust import require_private_state
 from certkeeper.value import Record, Value, field
 from certkeeper.x509info import CertInfo
+
+if TYPE_CHECKING:
+    from certkeeper.samples import Sample
 
 Clock = Callable[[], datetime]
 
@@ -282,13 +286,15 @@ def _quiet(_: str) -> None:
 
 class CheckFlags(Value):
     """How `check` was asked to run. `tell` hears, before it happens, every wait the user
-    did not ask for (the jitter, another run's lock)."""
+    did not ask for (the jitter, another run's lock). `metrics_words` is how the edge words
+    the samples check writes to metrics_file (render/metrics.py: actions word nothing)."""
 
     dry_run: bool = False
     force: bool = False
     no_jitter: bool = False
     interactive: bool = False
     tell: Callable[[str], None] = _quiet
+    metrics_words: Callable[[list[Sample]], str] | None = None
 
 
 def check(cfg: Config, only: str | None, flags: CheckFlags) -> CheckResult:
@@ -421,7 +427,7 @@ def _locked_run(
         problem = _save(state)
         if problem:
             result.problems.append(problem)
-        _write_metrics(cfg, state, report, only, result)
+        _write_metrics(cfg, state, report, only, result, flags.metrics_words)
 
 
 def _rehearse(
@@ -498,17 +504,24 @@ def _journal(cfg: Config, state: State) -> Journal:
 
 
 def _write_metrics(
-    cfg: Config, state: State, report: CheckReport, only: str | None, result: CheckResult
+    cfg: Config,
+    state: State,
+    report: CheckReport,
+    only: str | None,
+    result: CheckResult,
+    words: Callable[[list[Sample]], str] | None,
 ) -> None:
-    if cfg.metrics_file is None:
+    if cfg.metrics_file is None or words is None:
         return
-    from certkeeper.samples import after_check
+    from certkeeper.samples import gather, write
 
     # A quiet run over every service already saw the world as it still is.
     rows = report.rows if only is None and not report.events else None
-    problem = after_check(cfg, state, now(), rows)
-    if problem:
+    try:
+        write(cfg.metrics_file, words(gather(cfg, now(), state, rows)))
+    except OSError as exc:
         # Said, not failed: the renewal itself went as reported.
+        problem = f"cannot write metrics_file {cfg.metrics_file}: {exc.strerror or exc}"
         result.warnings.append(problem)
         get_logger(command="check").warning("metrics.unwritten", message=problem)
 

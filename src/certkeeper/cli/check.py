@@ -10,6 +10,7 @@ from certkeeper import render
 from certkeeper.actions import check as check_action
 from certkeeper.cli.wrapper import ONLY_HELP, Run, command, say_line
 from certkeeper.log import get_logger
+from certkeeper.render import metrics as metrics_words
 
 
 @command()
@@ -48,6 +49,7 @@ def check(run: Run, only: str | None, no_jitter: bool, dry_run: bool, force: boo
         no_jitter=no_jitter,
         interactive=sys.stdin.isatty(),
         tell=lambda text: say_line(text, err=True),
+        metrics_words=metrics_words.text,
     )
     result = check_action.check(run.config(), only, flags)
     lines, problems = render.check_lines(result.outcomes)

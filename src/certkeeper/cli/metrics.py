@@ -8,6 +8,7 @@ import click
 
 from certkeeper.actions import metrics as metrics_action
 from certkeeper.cli.wrapper import Run, command, say, say_line
+from certkeeper.render import metrics as words
 from certkeeper.times import now
 
 
@@ -28,7 +29,7 @@ def metrics(run: Run, output: Path | None) -> int:
     that use each certificate's lifetime: examples/prometheus/certkeeper.rules.yml.
     Exit: 0 written, 1 FILE could not be written, 2 usage or configuration error.
     """
-    text = metrics_action.metrics(run.config(), now())
+    text = words.text(metrics_action.metrics(run.config(), now()))
     if output is None:
         say(text, nl=False)
         return 0

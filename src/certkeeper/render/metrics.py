@@ -1,18 +1,16 @@
-"""The Prometheus text exposition format, for node_exporter's textfile collector.
+"""The Prometheus text exposition format, for node_exporter's textfile collector: what a
+machine reads of the samples (samples.py gathers them).
 
 Names and labels follow node_exporter (`_timestamp_seconds`, `_info`) and
 x509-certificate-exporter (`not_after`, `not_before`), so that alert rules can use the
-lifetime (not_after - not_before) instead of fixed days. What the samples say is
-gathered in samples.py; this module only words them and writes the file.
+lifetime (not_after - not_before) instead of fixed days.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-from certkeeper import atomic
-from certkeeper.value import Value
+from certkeeper.samples import Sample
 
 # name -> help text, in the order the file lists them.
 FAMILIES: dict[str, str] = {
@@ -58,14 +56,6 @@ FAMILIES: dict[str, str] = {
     ),
 }
 
-Labels = tuple[tuple[str, str], ...]
-
-
-class Sample(Value):
-    name: str
-    labels: Labels
-    value: float
-
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
@@ -92,9 +82,3 @@ def text(samples: list[Sample]) -> str:
                 f"{name}{{{labels}}} {_value(s.value)}" if labels else f"{name} {_value(s.value)}"
             )
     return "\n".join(lines) + "\n"
-
-
-def write(path: Path, body: str) -> None:
-    """Atomically, world-readable: node_exporter must never read half a file, and it
-    runs as its own user."""
-    atomic.write_bytes(path, body.encode(), mode=0o644)
