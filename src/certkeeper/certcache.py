@@ -26,7 +26,7 @@ import stat
 from datetime import datetime
 from pathlib import Path
 
-from certkeeper.times import from_iso, iso
+from certkeeper.times import CERTIFICATE_LATEST, from_iso, iso
 from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
 
@@ -60,8 +60,11 @@ def der_key(der: bytes) -> str:
 
 
 def _when(value: object) -> datetime | None:
-    # Written by times.iso, so in UTC with a Z: any other spelling is not ours.
-    return from_iso(value) if isinstance(value, str) and value.endswith("Z") else None
+    # Written by times.iso, so in UTC with a Z: any other spelling is not ours. A date of
+    # the certificate's, so as far off as a certificate may carry.
+    if not (isinstance(value, str) and value.endswith("Z")):
+        return None
+    return from_iso(value, latest=CERTIFICATE_LATEST)
 
 
 def _entry(raw: object) -> Known | None:

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from certkeeper.certcache import CACHE_NAME, CertCache, file_key
-from certkeeper.x509info import CertInfo
+from certkeeper.x509info import CertInfo, parse_pem_leaf
 
 PEM = b"-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n"
 GOOD: dict[str, Any] = {
@@ -111,6 +112,30 @@ def test_saving_needs_a_private_existing_state_dir(tmp_path: Path) -> None:
     cache.put(PEM, info, b"der")
     cache.save()
     again = CertCache(private).get(PEM)
+    assert again is not None and again.info == info
+
+
+@pytest.mark.parametrize(
+    "not_after",
+    [
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),  # RFC 5280: no well-defined expiry
+        datetime(3000, 1, 1, tzinfo=UTC),  # trustme's default, a private CA's usual choice
+    ],
+)
+def test_any_period_a_certificate_can_carry_is_remembered(
+    tmp_path: Path, not_after: datetime
+) -> None:
+    """Whatever x509info reads from a certificate, the cache gives back after a reload: a
+    far expiry is no reason to parse the certificate again on every status."""
+    pem = trustme.CA().issue_cert("far.example.com", not_after=not_after).cert_chain_pems[0].bytes()
+    info, der = parse_pem_leaf(pem)
+    assert info.not_after == not_after
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    cache = CertCache(state)
+    cache.put(pem, info, der)
+    cache.save()
+    again = CertCache(state).get(pem)
     assert again is not None and again.info == info
 
 
