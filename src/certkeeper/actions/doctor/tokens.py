@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from certkeeper.actions.doctor.base import clean
@@ -135,22 +136,13 @@ class TokenJar:
             ]
         try:
             self._closed = True
-            left = []
-            for path, (folder_fd, name) in self._files.items():
-                try:
-                    os.unlink(name, dir_fd=folder_fd)
-                except FileNotFoundError:
-                    pass
-                except OSError as exc:
-                    left.append(f"{path}: {exc.strerror or exc}")
-            for parent_fd, name, shown in reversed(self._dirs):
-                try:
-                    os.rmdir(name, dir_fd=parent_fd)
-                except FileNotFoundError:
-                    pass
-                except OSError as exc:
-                    # Something else was put there meanwhile: leave it, say so.
-                    left.append(f"{shown}: {exc.strerror or exc}")
+            # The tokens, then the folders doctor made, deepest first; a folder something
+            # else was put in meanwhile is left, and said.
+            steps: list[tuple[Callable[..., None], int, str, str]] = [
+                (os.unlink, fd, name, str(path)) for path, (fd, name) in self._files.items()
+            ]
+            steps += [(os.rmdir, fd, name, str(shown)) for fd, name, shown in reversed(self._dirs)]
+            left = [why for step in steps if (why := _removed(*step))]
             self._files.clear()
             self._dirs.clear()
             for fd in self._fds:
@@ -159,3 +151,14 @@ class TokenJar:
             return left
         finally:
             self._lock.release()
+
+
+def _removed(remove: Callable[..., None], folder_fd: int, name: str, shown: str) -> str | None:
+    """Remove one entry relative to its folder's descriptor; why not, or None."""
+    try:
+        remove(name, dir_fd=folder_fd)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return f"{shown}: {exc.strerror or exc}"
+    return None
