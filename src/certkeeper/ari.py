@@ -129,8 +129,9 @@ def _get(url: str, ctx: Any, deadline: Deadline) -> tuple[bytes, http.client.HTT
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    conn = Connection(host, port or 443, deadline, ctx)
+    conn: Connection | None = None
     try:
+        conn = Connection(host, port or 443, deadline, ctx)
         conn.request("GET", path, headers={"User-Agent": "certkeeper", "Accept": "*/*"})
         conn.left()
         resp = conn.getresponse()
@@ -148,7 +149,8 @@ def _get(url: str, ctx: Any, deadline: Deadline) -> tuple[bytes, http.client.HTT
         # characters in the path); none of it may escape as a traceback.
         raise AriError(f"{url[:200]}: {str(exc)[:200] or type(exc).__name__}") from None
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
 
 
 def _read_capped(resp: http.client.HTTPResponse, url: str) -> bytes:

@@ -26,7 +26,7 @@ import stat
 from datetime import datetime
 from pathlib import Path
 
-from certkeeper.times import CERTIFICATE_LATEST, from_iso, iso
+from certkeeper.times import CERTIFICATE_EARLIEST, CERTIFICATE_LATEST, from_iso, iso
 from certkeeper.value import Value
 from certkeeper.x509info import CertInfo
 
@@ -64,7 +64,7 @@ def _when(value: object) -> datetime | None:
     # the certificate's, so as far off as a certificate may carry.
     if not (isinstance(value, str) and value.endswith("Z")):
         return None
-    return from_iso(value, latest=CERTIFICATE_LATEST)
+    return from_iso(value, CERTIFICATE_EARLIEST, CERTIFICATE_LATEST)
 
 
 def _entry(raw: object) -> Known | None:

@@ -71,6 +71,9 @@ class Connection(http.client.HTTPConnection):
         self, host: str, port: int, deadline: Deadline, context: ssl.SSLContext | None = None
     ) -> None:
         super().__init__(host, port, timeout=deadline.remaining())
+        # The Host header names the port only when it is not the scheme's own, as
+        # HTTPSConnection does: `Host: ca.example`, never `ca.example:443`.
+        self.default_port = 443 if context is not None else 80
         self.deadline = deadline
         self.context = context
 

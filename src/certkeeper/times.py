@@ -38,14 +38,17 @@ def iso_or_none(moment: datetime | None) -> str | None:
 # overflow date arithmetic or hold anything back for a century.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-# A certificate's own dates reach further: RFC 5280 spells "no well-defined expiration" as
-# 9999-12-31T23:59:59Z, and x509info takes any period from EARLIEST on.
+# A certificate's own dates reach further both ways: RFC 5280 spells "no well-defined
+# expiration" as 9999-12-31T23:59:59Z, and x509info reads any period from 1950 on.
+CERTIFICATE_EARLIEST = datetime(1950, 1, 1, tzinfo=UTC)
 CERTIFICATE_LATEST = datetime.max.replace(tzinfo=UTC)
 
 
-def from_iso(text: object, latest: datetime = LATEST) -> datetime | None:
+def from_iso(
+    text: object, earliest: datetime = EARLIEST, latest: datetime = LATEST
+) -> datetime | None:
     """An aware time read back from a file certkeeper wrote (in UTC), or None for anything
-    else, a naive time and a year outside EARLIEST..`latest` included: a hostile field is
+    else, a naive time and a year outside `earliest`..`latest` included: a hostile field is
     ignored, never a crash (0001-01-01T00:10:00+01:00 has no UTC spelling at all)."""
     if not isinstance(text, str) or len(text) > 40:
         return None
@@ -56,4 +59,4 @@ def from_iso(text: object, latest: datetime = LATEST) -> datetime | None:
         moment = moment.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
-    return moment if EARLIEST <= moment < latest else None
+    return moment if earliest <= moment < latest else None

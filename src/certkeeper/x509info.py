@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from certkeeper.times import CERTIFICATE_EARLIEST
 from certkeeper.value import Value
 
 # X.509's UTCTime starts in 1950. An earlier date (GeneralizedTime can say year 1) or a
 # period that ends before it begins is no certificate any client accepts, and would
 # overflow the date arithmetic of the renewal window.
-EARLIEST = datetime(1950, 1, 1, tzinfo=UTC)
+EARLIEST = CERTIFICATE_EARLIEST
 
 
 class CertInfo(Value):

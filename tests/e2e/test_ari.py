@@ -8,11 +8,14 @@ nginx serves, the e-mail that arrived, and what `status --json` says about the r
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from certkeeper import ari
 from support.ari import Answer, AriServer, expected_cert_id, point_renewal_conf
 from support.host import SHOP, Host, dump, issue
 
@@ -155,3 +158,20 @@ def test_a_broken_ari_answer_never_blocks_the_rule(
     assert "ari.error" in proc.stderr
     assert host.archive_count("shop") == 1
     assert status_renewal(host)["rule"] == "configured"
+
+
+def test_a_request_to_the_cas_own_port_names_the_host_alone(tmp_path: Path) -> None:
+    """`Host: ca.example`, as every HTTPS client sends it: a CA's front end may route on the
+    header, and `ca.example:443` is not the name it serves."""
+    if os.geteuid() != 0:
+        pytest.fail("listening on port 443 needs root (make test runs as root in CI)")
+    server = AriServer(tmp_path, address=("127.0.0.2", 443)).start()
+    try:
+        assert server.directory == "https://127.0.0.2/dir"
+        now = datetime.now(UTC)
+        # No window for "ident": the CA's 404 ends the exchange after both requests.
+        with pytest.raises(ari.AriError, match="HTTP 404"):
+            ari.fetch(server.directory, "ident", ca_file=server.ca_file, timeout=5, now=now)
+    finally:
+        server.stop()
+    assert server.hosts == ["127.0.0.2", "127.0.0.2"], server.hosts

@@ -30,8 +30,10 @@ class Answer:
 
 
 class AriServer:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, address: tuple[str, int] = ("127.0.0.1", 0)) -> None:
         self.ca = trustme.CA()
+        # The Host header of every request, in order.
+        self.hosts: list[str | None] = []
         self.ca_file = folder / "ari-ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
         self.answers: dict[str, Answer] = {}
@@ -45,6 +47,7 @@ class AriServer:
 
             def do_GET(self) -> None:
                 server.requests.append(self.path)
+                server.hosts.append(self.headers.get("Host"))
                 if self.path == "/dir":
                     doc = {"newNonce": f"{server.base}/nonce", "newOrder": f"{server.base}/order"}
                     if server.offer_renewal_info:
@@ -79,16 +82,18 @@ class AriServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(address, Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ca.issue_cert("127.0.0.1").configure_cert(ctx)
+        self.ca.issue_cert(address[0]).configure_cert(ctx)
+        self.address = address[0]
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def base(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        port = "" if self.port == 443 else f":{self.port}"
+        return f"https://{self.address}{port}"
 
     @property
     def directory(self) -> str:

@@ -116,20 +116,25 @@ def test_saving_needs_a_private_existing_state_dir(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "not_after",
+    ("not_before", "not_after"),
     [
-        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),  # RFC 5280: no well-defined expiry
-        datetime(3000, 1, 1, tzinfo=UTC),  # trustme's default, a private CA's usual choice
+        # RFC 5280: no well-defined expiry.
+        (datetime(2026, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        # trustme's default, a private CA's usual choice.
+        (datetime(2026, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)),
+        # An old private root's leaf, valid since before 2000.
+        (datetime(1995, 1, 1, tzinfo=UTC), datetime(2040, 1, 1, tzinfo=UTC)),
     ],
 )
 def test_any_period_a_certificate_can_carry_is_remembered(
-    tmp_path: Path, not_after: datetime
+    tmp_path: Path, not_before: datetime, not_after: datetime
 ) -> None:
     """Whatever x509info reads from a certificate, the cache gives back after a reload: a
-    far expiry is no reason to parse the certificate again on every status."""
-    pem = trustme.CA().issue_cert("far.example.com", not_after=not_after).cert_chain_pems[0].bytes()
+    far period is no reason to parse the certificate again on every status."""
+    leaf = trustme.CA().issue_cert("far.example.com", not_before=not_before, not_after=not_after)
+    pem = leaf.cert_chain_pems[0].bytes()
     info, der = parse_pem_leaf(pem)
-    assert info.not_after == not_after
+    assert (info.not_before, info.not_after) == (not_before, not_after)
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     cache = CertCache(state)

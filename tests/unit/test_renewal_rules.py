@@ -355,6 +355,7 @@ def test_a_malformed_cached_window_is_ignored(tmp_path: Path) -> None:
         "https:///dir",
         "https://127.0.0.1:1/a\r\nX-Injected: 1",
         "https://" + "\u2603" * 70 + ".example/dir",
+        "https://a b/x",  # http.client refuses the host as it builds the connection
     ],
 )
 def test_a_hostile_url_is_an_ari_error(url: str) -> None:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import io
 import os
 import pty
+from datetime import UTC, datetime
 
 from certkeeper import render, terminal
+from certkeeper.notify.events import Failed
+from certkeeper.outcomes import Acted
 
 
 def test_our_marks_become_ascii_words_where_the_stream_cannot_encode_them() -> None:
@@ -64,3 +67,18 @@ def test_the_cas_reason_is_picked_out_of_certbots_output() -> None:
         "[Errno 28] No space left on device: '/etc/letsencrypt/archive/shop/cert2.pem'"
     )
     assert len(render.failure_cause("Detail: " + "x" * 5000)) == render.CAUSE_LIMIT
+
+
+def test_a_cause_already_in_the_first_line_is_not_said_twice() -> None:
+    """A symlink write's own OSError is both the first line and the host's error: the
+    ERROR line says it once."""
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    output = "cannot write /etc/nginx/certs: [Errno 28] No space left on device: '/x/shop.key'"
+    failed = Failed("shop", ("shop.example.com",), at, at, "symlinks", output)
+    assert render.check_line(Acted(failed)) == f"shop: symlinks failed: {output}"
+    certbot = Failed(
+        "shop", ("shop.example.com",), at, at, "certbot", "Saving debug log\n" + output
+    )
+    assert render.check_line(Acted(certbot)) == (
+        "shop: certbot failed: Saving debug log: [Errno 28] No space left on device: '/x/shop.key'"
+    )

@@ -95,10 +95,10 @@ def test_the_certificate_cache_believes_only_a_period_a_certificate_can_carry(
     path.chmod(0o600)
     known = CertCache(folder).get(b"pem")
     if known is not None:
-        # What x509info reads from a certificate: from EARLIEST on, up to RFC 5280's
+        # What x509info reads from a certificate: from 1950 on, up to RFC 5280's
         # 9999-12-31T23:59:59Z for "no expiry", in order; and the arithmetic on it works.
         info = known.info
-        assert times.EARLIEST <= info.not_before <= info.not_after
+        assert times.CERTIFICATE_EARLIEST <= info.not_before <= info.not_after
         assert info.not_after.tzinfo is UTC and info.not_before.tzinfo is UTC
         assert policy.days_left(info.not_after, NOW) >= -(10**7)
 

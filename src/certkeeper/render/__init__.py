@@ -428,7 +428,8 @@ def _event_line(event: Event) -> str:
     if isinstance(event, Failed):
         said = f"{event.cert_name}: {event.step} failed: {first_line(event.output)}"
         why = failure_cause(event.output)
-        return f"{said}: {why}" if why else said
+        # The first line may already hold the cause (a symlink write's own OSError).
+        return f"{said}: {why}" if why and why not in said else said
     if isinstance(event, Reloaded):
         return f"{event.cert_name}: nginx was serving an old certificate; reloaded and verified"
     if isinstance(event, Renewed):
