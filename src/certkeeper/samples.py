@@ -1,6 +1,6 @@
 """What the metrics say, gathered from a survey and the state: each certificate, each
-renewal streak and the agent's own heartbeat (render/metrics.py words them, and the edge
-writes them: `certkeeper metrics`, and `check` with metrics_file).
+renewal streak and the agent's own heartbeat. render/metrics.py words them; `write` puts
+the text in a file (`certkeeper metrics --output`, and `check` for metrics_file).
 
 The decisions are the ones `status` and `check` make, from the same inputs: the next
 renewal is the plan status shows (the CA's ARI window included), and "renewal due" is
